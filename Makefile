@@ -1,0 +1,25 @@
+# The two commands of the README. Both create the virtual environment on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.fer-installed
+export FER_CACHE ?= $(CURDIR)/.fer_cache
+export MPLBACKEND ?= Agg
+
+.PHONY: book test clean
+
+## Execute every chapter (profile `small`, synthetic data) and build the HTML book.
+book: $(STAMP)
+	$(PY) -m fer_core book --profile $(or $(PROFILE),small)
+
+## Unit tests + every chapter executed under nbval in the `smoke` profile.
+test: $(STAMP)
+	$(PY) -m fer_core convert --out _build/nbval
+	FER_PROFILE=smoke $(PY) -m pytest tests _build/nbval --nbval-lax -q
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[book,test]"
+	touch $@
+
+clean:
+	rm -rf _build .fer_cache
