@@ -1,0 +1,147 @@
+"""The results store: every experiment's outcome, keyed by its configuration.
+
+Chapters build their tables and figures from what this store holds, never from typed
+numbers. An entry is keyed by the experiment's configuration *and* a fingerprint of the
+``fer_core`` source, so a rebuild of the book reuses finished experiments while any
+change to the library (or the configuration) re-runs them.
+
+Layout: ``<root>/<chapter>/<key>.pt`` (the result; tensors allowed, loaded with
+``weights_only=True``) and ``<key>.json`` beside it (configuration, timings and the
+scalar part of the result, for humans and for diffing).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+
+import fer_core
+from fer_core.io import atomic_write_json, load_checkpoint, save_checkpoint
+
+__all__ = ["cache_root", "code_fingerprint", "config_key", "ResultStore"]
+
+
+def cache_root() -> Path:
+    """``$FER_CACHE`` if set (the Makefile sets ``<repo>/.fer_cache``), else ``~/.cache/fer-book``."""
+    env = os.environ.get("FER_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "fer-book"
+
+
+_FINGERPRINT: str | None = None
+
+
+def code_fingerprint() -> str:
+    """Hash of every ``fer_core/**/*.py`` file's bytes (16 hex digits)."""
+    global _FINGERPRINT
+    if _FINGERPRINT is None:
+        pkg = Path(fer_core.__file__).parent
+        h = hashlib.sha256()
+        for path in sorted(pkg.rglob("*.py")):
+            h.update(str(path.relative_to(pkg)).encode())
+            h.update(path.read_bytes())
+        _FINGERPRINT = h.hexdigest()[:16]
+    return _FINGERPRINT
+
+
+def _canonical(config: Mapping[str, Any]) -> str:
+    try:
+        return json.dumps(config, sort_keys=True, separators=(",", ":"), default=_plain)
+    except TypeError as exc:
+        raise ValueError(f"experiment configuration must be JSON-like (numbers, strings, lists, dicts): {exc}") from exc
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, (tuple, set, frozenset)):
+        return list(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item"):
+        return obj.item()
+    if hasattr(obj, "__dataclass_fields__"):
+        import dataclasses
+
+        return dataclasses.asdict(obj)
+    raise TypeError(f"{type(obj).__name__} is not a plain value")
+
+
+def config_key(config: Mapping[str, Any], *, code: str | None = None) -> str:
+    """Stable 20-hex-digit key of ``config`` plus the code fingerprint."""
+    payload = _canonical(config) + "|" + (code if code is not None else code_fingerprint())
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def _scalars(result: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in result.items():
+        if isinstance(v, (int, float, str, bool)) or v is None:
+            out[k] = v
+        elif isinstance(v, torch.Tensor) and v.numel() == 1:
+            out[k] = v.item()
+        elif isinstance(v, Mapping):
+            out[k] = _scalars(v)
+        elif isinstance(v, (list, tuple)) and all(isinstance(x, (int, float, str, bool)) for x in v) and len(v) <= 64:
+            out[k] = list(v)
+    return out
+
+
+class ResultStore:
+    """Results of one chapter's experiments, on disk.
+
+    >>> store = ResultStore("fesr")                       # doctest: +SKIP
+    >>> res = store.cached({"variant": "FESR_JL", "fold": 0}, lambda: run(...))  # doctest: +SKIP
+    """
+
+    def __init__(self, chapter: str, *, root: str | os.PathLike | None = None):
+        if not chapter or "/" in chapter:
+            raise ValueError(f"chapter must be a plain name, got {chapter!r}")
+        self.chapter = chapter
+        self.dir = Path(root) if root is not None else cache_root() / "results" / chapter
+        self.hits = 0
+        self.misses = 0
+
+    def path(self, config: Mapping[str, Any]) -> Path:
+        return self.dir / f"{config_key(config)}.pt"
+
+    def load(self, config: Mapping[str, Any]) -> dict[str, Any] | None:
+        path = self.path(config)
+        if not path.exists():
+            return None
+        entry = load_checkpoint(path)
+        return entry["result"]
+
+    def save(self, config: Mapping[str, Any], result: Mapping[str, Any], *, seconds: float | None = None) -> Path:
+        path = self.path(config)
+        meta = {
+            "chapter": self.chapter,
+            "config": json.loads(_canonical(config)),
+            "code": code_fingerprint(),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "seconds": seconds,
+        }
+        save_checkpoint({"meta_json": json.dumps(meta), "result": dict(result)}, path)
+        atomic_write_json(path.with_suffix(".json"), {**meta, "result": _scalars(result)})
+        return path
+
+    def cached(self, config: Mapping[str, Any], fn: Callable[[], Mapping[str, Any]], *, force: bool = False) -> dict[str, Any]:
+        """Return the stored result for ``config``, computing and storing it with ``fn()`` if absent."""
+        if not force:
+            hit = self.load(config)
+            if hit is not None:
+                self.hits += 1
+                return hit
+        self.misses += 1
+        t0 = time.perf_counter()
+        result = dict(fn())
+        self.save(config, result, seconds=time.perf_counter() - t0)
+        return result
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every stored entry's JSON sidecar (configuration, timing, scalars)."""
+        return [json.loads(p.read_text()) for p in sorted(self.dir.glob("*.json"))]

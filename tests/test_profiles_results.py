@@ -1,0 +1,67 @@
+"""Profiles in one place; the results store keyed by configuration and code."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from fer_core import results
+from fer_core.profiles import PROFILE_NAMES, PROFILES, get_profile
+from fer_core.results import ResultStore, config_key
+
+
+@pytest.mark.parametrize("chapter", sorted(PROFILES))
+def test_every_chapter_defines_all_profiles_with_the_same_keys(chapter):
+    assert set(PROFILES[chapter]) == set(PROFILE_NAMES)
+    keys = {name: set(values) for name, values in PROFILES[chapter].items()}
+    assert keys["smoke"] == keys["small"] == keys["paper"], chapter
+
+
+def test_profile_access_and_errors():
+    p = get_profile("data", "smoke")
+    assert p.name == "smoke" and p.size == p["size"]
+    with pytest.raises(AttributeError, match="no setting 'nope'"):
+        p.nope
+    with pytest.raises(ValueError, match="unknown profile 'tiny'"):
+        get_profile("data", "tiny")
+    with pytest.raises(ValueError, match="unknown chapter 'x'"):
+        get_profile("x", "small")
+    with pytest.raises(TypeError):
+        p._values["size"] = 1  # read-only
+
+
+def test_cached_computes_once_and_round_trips_tensors(tmp_path):
+    store = ResultStore("demo", root=tmp_path)
+    calls = []
+
+    def run():
+        calls.append(1)
+        return {"acc": 0.5, "cm": torch.eye(3), "per_seed": [0.4, 0.6]}
+
+    a = store.cached({"variant": "A", "seed": 0}, run)
+    b = store.cached({"seed": 0, "variant": "A"}, run)  # same config, other key order
+    assert len(calls) == 1 and store.hits == 1
+    assert torch.equal(b["cm"], torch.eye(3)) and b["per_seed"] == [0.4, 0.6]
+    store.cached({"variant": "B", "seed": 0}, run)
+    assert len(calls) == 2
+    sidecars = store.entries()
+    assert {e["config"]["variant"] for e in sidecars} == {"A", "B"}
+    assert sidecars[0]["result"]["acc"] == 0.5
+
+
+def test_key_depends_on_code_fingerprint():
+    cfg = {"a": 1}
+    assert config_key(cfg, code="x") != config_key(cfg, code="y")
+    assert len(results.code_fingerprint()) == 16
+
+
+def test_non_plain_config_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="JSON-like"):
+        ResultStore("demo", root=tmp_path).path({"f": object()})
+
+
+def test_default_root_follows_fer_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("FER_CACHE", str(tmp_path))
+    assert ResultStore("c").dir == tmp_path / "results" / "c"
