@@ -164,7 +164,7 @@ class _Passthrough(nn.Module):
 
 
 class _FlattenFeatures(nn.Module):
-    """Wraps a user network: eval mode, no gradients, ``(B, D)`` output."""
+    """Wraps a user network: eval mode (restored afterwards), no gradients, ``(B, D)`` output."""
 
     def __init__(self, net: nn.Module, num_features: int):
         super().__init__()
@@ -172,9 +172,13 @@ class _FlattenFeatures(nn.Module):
         self.num_features = num_features
 
     def forward(self, x: Tensor) -> Tensor:
+        was_training = self.net.training
         self.net.eval()
-        with torch.no_grad():
-            return self.net(x).flatten(1)
+        try:
+            with torch.no_grad():
+                return self.net(x).flatten(1)
+        finally:
+            self.net.train(was_training)
 
 
 def frechet_distance(real_feats, fake_feats) -> float:

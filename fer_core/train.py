@@ -11,6 +11,18 @@ Exact resume: the data order is a pure function of ``(seed, step)`` (see
 :class:`EpochBatchSampler`) and the checkpoint holds every RNG state, so a run that is
 interrupted and resumed ends with the same weights as one that never stopped (on CPU,
 bit for bit; on GPU up to non-deterministic kernels).
+
+Data parallelism (``torchrun --nproc_per_node N``): every rank holds a full copy of the
+networks and trains on its own slice of each global batch. After each ``backward``,
+:meth:`StepContext.update` averages the gradients of *that optimiser's* parameters over
+the ranks with one flattened ``all_reduce`` before the optimiser steps, so N ranks with
+batch b follow the same trajectory as one process with batch N*b (up to float rounding).
+This is the arithmetic of :class:`~torch.nn.parallel.DistributedDataParallel`, done per
+optimiser update instead of by a module wrapper, because GAN steps update D and G
+alternately, call D several times before one backward, and take gradient penalties with
+``torch.autograd.grad`` -- patterns the DDP wrapper does not support or handles only
+with ``find_unused_parameters``/``static_graph`` workarounds. The price is that the
+all-reduce does not overlap with the backward pass. See ``book/distributed.md``.
 """
 
 from __future__ import annotations
@@ -27,13 +39,14 @@ from typing import Any, Callable, Iterator, Mapping
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 from tqdm.auto import tqdm
 
 from fer_core import runtime
 from fer_core.io import atomic_write_bytes, load_checkpoint, save_checkpoint
 
-__all__ = ["Method", "StepContext", "fit", "FitResult", "DivergenceError", "EpochBatchSampler", "distributed_env"]
+__all__ = ["Method", "StepContext", "fit", "FitResult", "DivergenceError", "EpochBatchSampler", "distributed_env",
+           "prepare_nets", "make_adam", "GPUCachedDataset", "amp_supported"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = 1
@@ -106,18 +119,45 @@ class StepContext:
 
 
 def _all_reduce_mean_grads(params: list[torch.nn.Parameter], world_size: int) -> None:
-    """Average gradients across ranks in one flattened all-reduce (what DDP's reducer does)."""
+    """Average gradients across ranks in one flattened all-reduce (what DDP's reducer does).
+
+    A parameter without a gradient on this rank contributes zeros; one without a gradient
+    on *every* rank keeps ``grad=None``, so the optimiser skips it exactly as it would in a
+    single process (Adam would otherwise move it with its momentum). One extra element per
+    parameter carries that "has a gradient" flag inside the same all-reduce.
+    """
+    groups: dict[tuple[torch.device, torch.dtype], list[torch.nn.Parameter]] = {}
     for p in params:
-        if p.grad is None:  # a parameter unused on this rank still takes part in the reduction
-            p.grad = torch.zeros_like(p)
-    grads = [p.grad for p in params]
-    if not grads:
-        return
-    flat = torch._utils._flatten_dense_tensors(grads)
-    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
-    flat /= world_size
-    for g, synced in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
-        g.copy_(synced)
+        groups.setdefault((p.device, p.dtype), []).append(p)
+    for (device, dtype), group in groups.items():
+        flags = torch.tensor([0.0 if p.grad is None else 1.0 for p in group], device=device, dtype=dtype)
+        grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in group]
+        flat = torch._utils._flatten_dense_tensors([*grads, flags])
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        *synced, seen = torch._utils._unflatten_dense_tensors(flat, [*grads, flags])
+        for p, grad, value, flag in zip(group, grads, synced, seen.tolist()):
+            if flag == 0:
+                p.grad = None
+                continue
+            grad.copy_(value).div_(world_size)
+            p.grad = grad
+
+
+def _broadcast_from_rank0(nets: nn.Module) -> None:
+    """Give every rank rank 0's parameters and buffers (DDP does this at construction)."""
+    tensors = [*nets.parameters(), *nets.buffers()]
+    with torch.no_grad():
+        for t in tensors:
+            dist.broadcast(t.data, src=0)
+
+
+def _all_reduce_mean(values: dict[str, float], world_size: int, device: torch.device) -> dict[str, float]:
+    """Mean of each logged value over the ranks (every rank gets the same numbers)."""
+    if not values:
+        return values
+    t = torch.tensor(list(values.values()), dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return dict(zip(values, (t / world_size).tolist()))
 
 
 class EpochBatchSampler(Sampler[list[int]]):

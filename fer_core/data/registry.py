@@ -1,0 +1,135 @@
+"""The registry of real datasets: what each adapter reads, which protocol, how to obtain it.
+
+``DATASETS`` maps a short name to a :class:`DatasetInfo`. The Data chapter's dataset
+table and ``python -m fer_core inspect`` are generated from it, so every adapter must
+have an entry.
+
+Adding a dataset (e.g. ``"rafdb"``): write the adapter module with a class that
+subclasses :class:`fer_core.data.files.FileDataset` and a module-level ``LAYOUT``
+string (also set as the class attribute ``LAYOUT``), then add one entry to the ``DATASETS`` literal below::
+
+    "rafdb": DatasetInfo(
+        name="rafdb", title="RAF-DB (basic)", target="fer_core.data.rafdb:RAFDB",
+        classes=(...), protocol="official train/test (list_patition_label.txt)",
+        obtain="Request access from the publisher; extract basic/ and point data_root at it.",
+        papers=("Switch-GAN",)),
+
+``target`` is ``"module:Class"``; the class (and with it ``LAYOUT``) is imported
+only when asked for (``info.constructor``, ``info.layout``), so the registry stays cheap
+to import and one broken adapter does not break the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from fer_core.data.base import EXPRESSIONS_7
+
+__all__ = ["DatasetInfo", "DATASETS", "get_dataset_info"]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """One real dataset.
+
+    Attributes:
+        name: registry key (``"ckplus"``).
+        title: display name (``"CK+"``).
+        target: ``"module:Class"`` of the adapter.
+        classes: the adapter's default class names, in label order.
+        protocol: the papers' evaluation protocol, one line.
+        obtain: how a reader obtains the data and which folder ``data_root`` names.
+        papers: chapters that use it.
+    """
+
+    name: str
+    title: str
+    target: str
+    classes: tuple[str, ...]
+    protocol: str
+    obtain: str
+    papers: tuple[str, ...] = ()
+
+    @property
+    def constructor(self) -> type:
+        """The adapter class (imported on first use)."""
+        module, _, cls = self.target.partition(":")
+        return getattr(importlib.import_module(module), cls)
+
+    @property
+    def layout(self) -> str:
+        """The expected folder layout (the adapter class's ``LAYOUT``)."""
+        return str(getattr(self.constructor, "LAYOUT", "")).strip()
+
+    def build(self, root: Any, **kwargs: Any):
+        """``constructor(root, **kwargs)``."""
+        return self.constructor(root, **kwargs)
+
+
+_CK7 = ("anger", "contempt", "disgust", "fear", "happiness", "sadness", "surprise")
+_OULU6 = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
+_MULTIPIE6 = ("neutral", "smile", "surprise", "squint", "disgust", "scream")
+_LSEMSW13 = ("happy", "anxious", "sad", "scared", "angry", "hesitant", "indifferent", "surprised", "arrogant",
+             "thinking", "helpless", "suspicious", "questioning")
+
+DATASETS: dict[str, DatasetInfo] = {
+    "ckplus": DatasetInfo(
+        name="ckplus", title="CK+ (Extended Cohn-Kanade)", target="fer_core.data.ckplus:CKPlus", classes=_CK7,
+        protocol="subject-independent 10-fold (FESR); GroupGAN: weak frames 6-8 vs peak (last), 5-fold",
+        obtain="Request CK+ from the publisher (University of Pittsburgh / Jeffrey Cohn). Extract "
+               "extended-cohn-kanade-images.zip, Emotion_labels.zip and Landmarks.zip into one folder and point "
+               "data_root at it (it then holds cohn-kanade-images/, Emotion/, Landmarks/).",
+        papers=("FESR", "GroupGAN")),
+    "ckplus48": DatasetInfo(
+        name="ckplus48", title="CK+48 (class folders, 48x48)", target="fer_core.data.ckplus:CKPlus48", classes=_CK7,
+        protocol="subject-independent 10-fold on the last three frames per sequence",
+        obtain="The widely shared 48x48 crop of CK+ (class folders anger/ ... surprise/). Point data_root at the "
+               "folder holding the class folders. Only the last frames are kept, so GroupGAN's weak frames are "
+               "not available; use the original layout for that.",
+        papers=("FESR",)),
+    "oulu": DatasetInfo(
+        name="oulu", title="Oulu-CASIA NIR&VIS", target="fer_core.data.oulu:OuluCASIA", classes=_OULU6,
+        protocol="subject-independent 10-fold (FESR), VL Strong; GroupGAN: weak frames 6-8 vs peak, 5-fold",
+        obtain="Request Oulu-CASIA from the University of Oulu (CMVS). Point data_root at the folder that holds "
+               "OriginalImg/ (or the OriginalImg folder's parent).",
+        papers=("FESR", "GroupGAN")),
+    "mmi": DatasetInfo(
+        name="mmi", title="MMI Facial Expression", target="fer_core.data.mmi:MMI", classes=EXPRESSIONS_7,
+        protocol="subject-independent 10-fold, 3 apex frames train / peak test (FESR); first frame neutral + "
+                 "3 middle frames, 5-fold (Switch-GAN)",
+        obtain="Register at the MMI database site and download the frontal sessions. Extract each session's "
+               "video to frames inside its folder (see the layout) and point data_root at Sessions/.",
+        papers=("FESR", "Switch-GAN")),
+    "multipie": DatasetInfo(
+        name="multipie", title="CMU Multi-PIE (expression subset)", target="fer_core.data.multipie:MultiPIE",
+        classes=_MULTIPIE6,
+        protocol="subject-independent 5-fold over 5 yaws (-30..+30 degrees)",
+        obtain="License Multi-PIE from CMU. Point data_root at the folder that holds data/ (session01/...). "
+               "Public code also ships aligned crops with a CelebA-style list_attr_multipie_{train,test}.txt: "
+               "use MultiPIE.from_attribute_list(root) for that variant.",
+        papers=("FESR", "Switch-GAN")),
+    "tfd": DatasetInfo(
+        name="tfd", title="Toronto Face Database", target="fer_core.data.tfd:TFD",
+        classes=("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"),
+        protocol="the 5 official folds (train 70% / valid 10% / test 20% of the labelled images)",
+        obtain="TFD is distributed by the University of Toronto on request as TFD_48x48.mat / TFD_96x96.mat. "
+               "Point data_root at the folder that holds the .mat file.",
+        papers=("FESR",)),
+    "lsemsw": DatasetInfo(
+        name="lsemsw", title="LSEMSW (subtle expressions in movies)", target="fer_core.data.lsemsw:LSEMSW",
+        classes=_LSEMSW13,
+        protocol="official train/val/test lists (80/10/10); peak images chosen by a CNN (GroupGAN)",
+        obtain="Request LSEMSW from its authors. Arrange it as the layout shows (images/ plus "
+               "train.txt/val.txt/test.txt and classes.txt) and point data_root at that folder.",
+        papers=("GroupGAN",)),
+}
+
+
+def get_dataset_info(name: str) -> DatasetInfo:
+    """The entry for ``name``; ValueError listing the known names otherwise."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}") from None

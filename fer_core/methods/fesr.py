@@ -1,0 +1,623 @@
+"""FESR: joint facial expression synthesis and recognition with real data-guided back-propagation.
+
+Paper: "Joint Deep Learning of Facial Expression Synthesis and Recognition" (FESR;
+Sections III-IV, Tables I-II, Algorithm 1). Networks are in :mod:`fer_core.methods.fesr_nets`.
+
+Stage 1 (``ctx.step < P_pre``) pre-trains FESGAN: ``D_z`` (Eq. 24), ``D_img`` (Eq. 23) and
+``G`` (Eq. 22) in turn. Stage 2 adds ``R``, trained on triplets ``{x, x^{p,r}, x^{p,f}}``
+(Eq. 26), and lets ``R``'s loss on ``x^{p,f}`` train ``G`` as well (Eq. 25).
+
+Triplets: ``x^{p,r}`` is another real image of ``x``'s class taken *from the same batch*
+(a random same-class partner; samples whose class is alone in the batch are left out of
+``L^r_dist``). A batch that carries a ``"pos_image"`` key (``(B, C, H, W)``, same class as
+``"image"``) is used instead. ``x^{p,f} = G_dec([z, u(y)])`` with the ``z`` of that step.
+
+Variants (Section IV-D and Fig. 4), built by :func:`fesr_variant`:
+
+=============== ==========================================================================
+name            what changes against FESR_JL
+=============== ==========================================================================
+FESR_JL         the proposed method: two stages, Eq. (25) joint loss, intra-class loss, RDBP
+BASELINE        no FESGAN: ``R`` trained with ``L^r_cls,R`` on real images only; every step
+                is an ``R`` step (give it ``steps = P_max - P_pre`` to match FESR's R updates)
+FESR_SL         separate learning: ``L^f_cls,R`` does not train ``G``; FESGAN keeps training
+                with Eq. (22) in stage 2 (our reading of "two separated CNNs")
+FESR_OneSt      one stage: ``P_pre = 0``, joint training from the first step
+FESR_JL-IL      no intra-class loss (``L_R = L_cls,R``)
+FESR_JL-RDBP    intra-class loss minimised by plain SGD (gradient through ``R_ext(x)`` too)
+FESR_Real       FESR_JL-IL with ``x^{p,f} = G_dec([g(x), u(y')])``, same identities as the batch
+FG              FESGAN only (Eq. 22 for the whole run, no ``R``)
+FG-CO           FG without content learning (no ``L_rec``, no ``L_id``)
+FG-IP           FG without the identity preserving loss ``L_id``
+FG-Dimg         FG without ``D_img`` (no adversarial image loss, no auxiliary classifier)
+FG-Dimg_cls     FG without ``D_img``'s auxiliary classifier (``L^r_cls,D``, ``L^f_cls,D``)
+FG-Dz           FG without ``D_z`` (no prior on ``g(x)``)
+=============== ==========================================================================
+
+Deviation from the paper: FESR_Real generates one image per input with a uniformly drawn
+expression ``y'`` (over many steps: all expressions) instead of all K at once, so that it
+feeds ``R`` as many synthetic images per step as FESR_JL-IL does. ``L_rec``/``L_id`` are
+means over pixels/features (Eqs. 10/12 up to a constant factor absorbed by λ2/λ3). The
+WGAN-GP weight (10) is not given in the paper; we use the WGAN-GP default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from fer_core.io import load_checkpoint, save_checkpoint
+from fer_core.methods.fesr_nets import (D_img, D_z, FESGANConfig, Generator, R, RConfig, fesgan_layer_table,
+                                        label_code, recognition_layer_table)
+from fer_core.nets.lightcnn import LightCNN29v2
+from fer_core.train import CHECKPOINT_FORMAT, CHECKPOINT_NAME, Method, StepContext, fit
+
+__all__ = [
+    "FESRConfig", "FESR", "VARIANTS", "ABLATIONS", "FESGAN_VARIANTS", "fesr_variant", "IdentityExtractor",
+    "train_identity_net", "adv_img_loss_G", "adv_img_loss_D", "gradient_penalty", "adv_z_loss_G", "adv_z_loss_D",
+    "cls_loss", "rec_loss", "id_loss", "intra_class_loss", "IntraClass", "objective_G", "objective_D_img",
+    "objective_R", "same_class_partner", "synthesize", "sample_new_identities", "recognition_accuracy",
+    "R_ext_features", "continue_from_pretraining", "label_code", "fesgan_layer_table", "recognition_layer_table",
+]
+
+# ---------------------------------------------------------------------------- losses
+
+
+def adv_img_loss_G(critic_fake: torch.Tensor) -> torch.Tensor:
+    """``L^img_adv_g = -E[D_img^adv(x̂)]``; ``critic_fake`` ``(B,)``. Implements Eq. (4) of FESR."""
+    return -critic_fake.mean()
+
+
+def adv_img_loss_D(critic_real: torch.Tensor, critic_fake: torch.Tensor) -> torch.Tensor:
+    """``L^img_adv_d = -E[D_img^adv(x)] + E[D_img^adv(x̂)]``. Implements Eq. (5) of FESR."""
+    return critic_fake.mean() - critic_real.mean()
+
+
+def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor, *,
+                     eps: torch.Tensor | None = None) -> torch.Tensor:
+    """WGAN-GP penalty ``E[(||∇ D(x̃)||_2 - 1)^2]`` on ``x̃ = eps x + (1 - eps) x̂`` (WGAN-GP, used by Eq. 5).
+
+    The norm is taken per sample over all of ``(C, H, W)``, not per pixel.
+
+    Args:
+        critic: maps ``(B, C, H, W)`` to ``(B,)``.
+        real, fake: ``(B, C, H, W)``; ``fake`` is detached here.
+        eps: ``(B,)`` mixing weights in [0, 1]; default ``U(0, 1)``.
+    """
+    if eps is None:
+        eps = torch.rand(real.shape[0], device=real.device)
+    mix = (eps.view(-1, *[1] * (real.dim() - 1)) * real.detach() + (1 - eps.view(-1, *[1] * (real.dim() - 1))) * fake.detach())
+    mix.requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(mix).sum(), mix, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def adv_z_loss_G(logits_gx: torch.Tensor) -> torch.Tensor:
+    """``L^z_adv_g = -E[log D_z(g(x))]`` from ``D_z`` logits ``(B,)``. Implements Eq. (6) of FESR."""
+    return F.binary_cross_entropy_with_logits(logits_gx, torch.ones_like(logits_gx))
+
+
+def adv_z_loss_D(logits_z: torch.Tensor, logits_gx: torch.Tensor) -> torch.Tensor:
+    """``L^z_adv_d = -E[log D_z(z)] - E[log(1 - D_z(g(x)))]`` with ``z ~ U(-1, 1)``. Implements Eq. (7) (= Eq. 24)."""
+    return (F.binary_cross_entropy_with_logits(logits_z, torch.ones_like(logits_z))
+            + F.binary_cross_entropy_with_logits(logits_gx, torch.zeros_like(logits_gx)))
+
+
+def cls_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """``-E[log p(label | image)]``: Eq. (8) (``D_img`` on x̂, target y'), Eq. (9) (``D_img`` on x, y),
+    Eqs. (20)-(21) (``R`` on x and x^{p,f}). ``logits`` ``(B, K)``, ``labels`` ``(B,)``."""
+    return F.cross_entropy(logits, labels)
+
+
+def rec_loss(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
+    """``L_rec = E||x - x^rec||_1`` as a mean over pixels. Implements Eq. (10) of FESR."""
+    return (x - x_rec).abs().mean()
+
+
+def id_loss(F_id: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
+    """``L_id = E||F_id(x^rec) - F_id(x)||_1`` as a mean over features; gradient flows into ``x_rec`` only.
+    Implements Eq. (12) of FESR."""
+    with torch.no_grad():
+        target = F_id(x)
+    return (F_id(x_rec) - target).abs().mean()
+
+
+class IntraClass(NamedTuple):
+    total: torch.Tensor
+    r_dist: torch.Tensor
+    rf_dist: torch.Tensor
+
+
+def intra_class_loss(f_x: torch.Tensor, f_pr: torch.Tensor, f_pf: torch.Tensor, *, rdbp: bool = True,
+                     mask: torch.Tensor | None = None) -> IntraClass:
+    """``L_intra = ||R_ext(x) - R_ext(x^{p,r})||_2 + ||R_ext(x) - R_ext(x^{p,f})||_2``, batch means.
+
+    Implements Eqs. (14)-(16) of FESR and, with ``rdbp=True``, its real data-guided
+    back-propagation (Eqs. 17-18): in the ``L^rf_dist`` term ``R_ext(x)`` is a constant, so that
+    term's gradient reaches the weights only through ``R_ext(x^{p,f})``. ``rdbp=False`` is plain
+    SGD (gradient through both features; FESR_JL-RDBP).
+
+    Args:
+        f_x, f_pr, f_pf: ``(B, D)`` features of x, x^{p,r}, x^{p,f}.
+        mask: ``(B,)`` bool, which rows of ``f_pr`` are real partners (rows without one are
+            left out of ``L^r_dist``); default all.
+    """
+    d_r = (f_x - f_pr).norm(dim=1)
+    r_dist = d_r[mask].mean() if mask is not None else d_r.mean()
+    if not torch.isfinite(r_dist):  # no valid partner in the batch
+        r_dist = f_x.sum() * 0
+    anchor = f_x.detach() if rdbp else f_x
+    rf_dist = (anchor - f_pf).norm(dim=1).mean()
+    return IntraClass(r_dist + rf_dist, r_dist, rf_dist)
+
+
+def objective_G(terms: Mapping[str, torch.Tensor], lambdas: Sequence[float]) -> torch.Tensor:
+    """``L_G`` of Eq. (22), or Eq. (25) when ``terms`` holds ``"cls_R_fake"``; missing terms are 0.
+
+    ``terms`` keys: ``adv_img``, ``adv_z``, ``rec``, ``id``, ``cls_D_fake``, ``cls_R_fake``.
+    """
+    l1, l2, l3, l4 = lambdas[:4]
+    zero = next(iter(terms.values())).new_zeros(()) if terms else torch.zeros(())
+    t = lambda k: terms.get(k, zero)  # noqa: E731
+    return t("adv_img") + l1 * t("adv_z") + l2 * t("rec") + l3 * t("id") + l4 * (t("cls_D_fake") + t("cls_R_fake"))
+
+
+def objective_D_img(adv_d: torch.Tensor, gp: torch.Tensor, cls_real: torch.Tensor | None, *, lambda5: float,
+                    lambda_gp: float) -> torch.Tensor:
+    """``L_D_img = λ5 (L^img_adv_d + λ_gp GP) + L^r_cls,D``. Implements Eq. (23) with WGAN-GP."""
+    out = lambda5 * (adv_d + lambda_gp * gp)
+    return out if cls_real is None else out + cls_real
+
+
+def objective_R(intra: torch.Tensor | None, cls_real: torch.Tensor, cls_fake: torch.Tensor | None, *,
+                lambda6: float) -> torch.Tensor:
+    """``L_R = λ6 L_intra + L^r_cls,R + L^f_cls,R``. Implements Eqs. (19) and (26) of FESR."""
+    out = cls_real
+    if cls_fake is not None:
+        out = out + cls_fake
+    return out if intra is None else out + lambda6 * intra
+
+
+def same_class_partner(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each sample, a random *other* sample of the batch with the same label.
+
+    Returns ``(index (B,), valid (B,) bool)``; where no partner exists the index is the sample itself.
+    """
+    same = y[:, None] == y[None, :]
+    same.fill_diagonal_(False)
+    scores = torch.rand(same.shape, device=y.device).masked_fill(~same, -1.0)
+    valid = same.any(dim=1)
+    return torch.where(valid, scores.argmax(dim=1), torch.arange(len(y), device=y.device)), valid
+
+
+# ---------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class FESRConfig:
+    """Training hyper-parameters and variant switches of FESR (Section IV-B, Algorithm 1).
+
+    ``lambdas`` are λ1..λ6 of Eqs. (22)-(26); ``lr``/``betas`` Adam for every network;
+    ``batch_size`` is what the paper used (pass it to ``fit``); ``P_pre`` the pre-training
+    iterations. The switches below are set by :func:`fesr_variant`.
+    """
+
+    gan: FESGANConfig = field(default_factory=FESGANConfig)
+    r: RConfig = field(default_factory=RConfig)
+    variant: str = "FESR_JL"
+    P_pre: int = 0
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    lambdas: tuple[float, float, float, float, float, float] = (1.0, 10.0, 5.0, 1.0, 1.0, 0.001)
+    lambda_gp: float = 10.0
+    batch_size: int = 16
+    synthesis: bool = True
+    recognition: bool = True
+    joint: bool = True
+    intra_class: bool = True
+    rdbp: bool = True
+    aux_source: str = "z"
+    use_D_img: bool = True
+    use_D_img_cls: bool = True
+    use_D_z: bool = True
+    use_rec: bool = True
+    use_id: bool = True
+
+    def __post_init__(self) -> None:
+        if not (self.synthesis or self.recognition):
+            raise ValueError("a FESR variant needs FESGAN (synthesis=True), R (recognition=True) or both")
+        if self.gan.num_classes != self.r.num_classes or self.gan.image_size != self.r.image_size \
+                or self.gan.channels != self.r.channels:
+            raise ValueError(f"FESGAN and R disagree on (K, S, c): {(self.gan.num_classes, self.gan.image_size, self.gan.channels)}"
+                             f" vs {(self.r.num_classes, self.r.image_size, self.r.channels)}")
+        if self.aux_source not in ("z", "g(x)"):
+            raise ValueError(f"aux_source must be 'z' (Eq. 13) or 'g(x)' (FESR_Real), got {self.aux_source!r}")
+        if self.P_pre < 0 or len(self.lambdas) != 6:
+            raise ValueError(f"need P_pre >= 0 and six lambdas, got P_pre={self.P_pre}, lambdas={self.lambdas}")
+
+
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "BASELINE": {"synthesis": False, "P_pre": 0},
+    "FESR_SL": {"joint": False},
+    "FESR_OneSt": {"P_pre": 0},
+    "FESR_JL-IL": {"intra_class": False},
+    "FESR_JL-RDBP": {"rdbp": False},
+    "FESR_Real": {"aux_source": "g(x)", "intra_class": False},
+    "FESR_JL": {},
+}
+FESGAN_VARIANTS: dict[str, dict[str, Any]] = {
+    "FG": {},
+    "FG-CO": {"use_rec": False, "use_id": False},
+    "FG-IP": {"use_id": False},
+    "FG-Dimg": {"use_D_img": False},
+    "FG-Dimg_cls": {"use_D_img_cls": False},
+    "FG-Dz": {"use_D_z": False},
+}
+VARIANTS: dict[str, dict[str, Any]] = {**ABLATIONS, **{k: {"recognition": False, **v} for k, v in FESGAN_VARIANTS.items()}}
+
+
+def fesr_variant(name: str, **options: Any) -> FESRConfig:
+    """The :class:`FESRConfig` of a named variant (see the module table); ``options`` set the
+    other fields (``gan``, ``r``, ``P_pre``, ...). A variant's own switches win over ``options``."""
+    if name not in VARIANTS:
+        raise ValueError(f"unknown FESR variant {name!r}; choose one of {list(VARIANTS)}")
+    return FESRConfig(**{**options, **VARIANTS[name], "variant": name})
+
+
+# ---------------------------------------------------------------------------- identity extractor F_id
+
+
+class IdentityExtractor(nn.Module):
+    """``F_id`` of Eq. (12): a frozen LightCNN-29 v2 in eval mode, ``(B, c, S, S)`` in [-1, 1] -> ``(B, D)``.
+
+    ``source`` says whether it holds the published weights or a stand-in trained here.
+    """
+
+    def __init__(self, net: LightCNN29v2):
+        super().__init__()
+        self.net = net
+        self.source = net.source
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> "IdentityExtractor":
+        return super().train(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.features(x)
+
+
+class _IdentityTraining(Method):
+    def __init__(self, net: LightCNN29v2, lr: float):
+        self.nets = nn.ModuleDict({"F_id": net})
+        self.optimizers = {"F_id": torch.optim.Adam(net.parameters(), lr=lr)}
+        self.schedulers = {}
+
+    def step(self, batch: dict, ctx: StepContext) -> dict[str, torch.Tensor]:
+        with ctx.autocast():
+            logits = self.nets["F_id"].logits(batch["image"])
+            loss = F.cross_entropy(logits, batch["identity"])
+        ctx.update("F_id", loss)
+        return {"loss_id": loss, "acc_id": (logits.argmax(1) == batch["identity"]).float().mean()}
+
+
+def train_identity_net(dataset: Dataset, *, steps: int, batch_size: int = 32, lr: float = 1e-3,
+                       widths: Sequence[int] = (16, 32, 48, 32, 32), layers: Sequence[int] = (1, 1, 1, 1),
+                       feature_dim: int = 128, seed: int = 0, run_dir: str | Path | None = None,
+                       device: str | torch.device = "auto", progress: bool = True) -> LightCNN29v2:
+    """Train a stand-in ``F_id``: a LightCNN-29 v2 layout classifying the *training* identities.
+
+    Used when no published LightCNN weights are given. ``dataset`` items need ``"image"``
+    ``(C, S, S)`` in [-1, 1] and ``"identity"``; the number of classes is
+    ``len(dataset.subjects)`` when the dataset has it. With ``run_dir`` the training is
+    checkpointed by :func:`~fer_core.train.fit` and a finished run is simply reloaded.
+
+    Returns:
+        the trained network (``num_classes`` set, so ``logits`` works) with ``source`` and
+        ``train_accuracy`` (last logged batch accuracy) attributes.
+    """
+    probe = dataset[0]["image"]
+    subjects = getattr(dataset, "subjects", None)
+    n_ids = len(subjects) if subjects is not None else 1 + max(int(dataset[i]["identity"]) for i in range(len(dataset)))
+    torch.manual_seed(seed)
+    net = LightCNN29v2(in_channels=probe.shape[0], widths=widths, layers=layers, input_size=probe.shape[-1],
+                       feature_dim=feature_dim, num_classes=n_ids)
+    result = fit(_IdentityTraining(net, lr), dataset, steps=steps, batch_size=batch_size, run_dir=run_dir, seed=seed,
+                 device=device, progress=progress, desc="F_id")
+    net.cpu().eval()
+    net.train_accuracy = float(result.metrics.get("acc_id", float("nan")))
+    net.source = (f"stand-in identity net (LightCNN-29 v2 layout, widths {tuple(widths)}, blocks {tuple(layers)}) "
+                  f"trained from scratch on {n_ids} training identities for {steps} steps")
+    return net
+
+
+# ---------------------------------------------------------------------------- the method
+
+
+@contextlib.contextmanager
+def _frozen(*modules: nn.Module | None) -> Iterator[None]:
+    """Stop parameter gradients of ``modules`` for a backward that only updates another network."""
+    params = [p for m in modules if m is not None for p in m.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+class FESR(Method):
+    """FESR (and its variants) on the shared loop: Algorithm 1 of the paper.
+
+    Args:
+        config: a :class:`FESRConfig`, usually from :func:`fesr_variant`.
+        F_id: identity feature extractor for ``L_id`` (published LightCNN-29 v2 via
+            :func:`~fer_core.nets.lightcnn.load_lightcnn29v2`, or :func:`train_identity_net`);
+            required when the variant uses ``L_id``.
+        R_stem: network whose Conv1-Pool3 becomes ``R``'s frozen front (usually the same as
+            ``F_id``); ``None`` trains a fresh stem with ``R``.
+
+    ``nets`` holds ``G`` (``G_enc`` + ``G_dec``), ``D_img``, ``D_z``, ``R`` and ``F_id`` as the variant
+    needs; ``optimizers`` one Adam per trained network. ``identity_source`` and
+    ``R.stem_source`` say which extractor and which stem were used.
+    """
+
+    def __init__(self, config: FESRConfig, *, F_id: LightCNN29v2 | None = None, R_stem: LightCNN29v2 | None = None):
+        self.config = c = config
+        nets: dict[str, nn.Module] = {}
+        if c.synthesis:
+            nets["G"] = Generator(c.gan)
+            if c.use_D_img:
+                nets["D_img"] = D_img(c.gan, classifier=c.use_D_img_cls)
+            if c.use_D_z:
+                nets["D_z"] = D_z(c.gan)
+            if c.use_id:
+                if F_id is None:
+                    raise ValueError(f"{c.variant} uses the identity preserving loss L_id (Eq. 12) and needs F_id: pass "
+                                     "load_lightcnn29v2(path) or train_identity_net(train_set, steps=...)")
+                nets["F_id"] = IdentityExtractor(F_id)
+        if c.recognition:
+            nets["R"] = R(c.r, stem_from=R_stem)
+        self.nets = nn.ModuleDict(nets)
+        self.identity_source = nets["F_id"].source if "F_id" in nets else "not used"
+        self.optimizers = {k: torch.optim.Adam([p for p in m.parameters() if p.requires_grad], lr=c.lr, betas=c.betas)
+                           for k, m in nets.items() if k != "F_id"}
+        self.schedulers = {}
+
+    def extra_state(self) -> dict:
+        return {"variant": self.config.variant}
+
+    def load_extra_state(self, state: dict) -> None:
+        saved = state.get("variant", self.config.variant)
+        if saved != self.config.variant:
+            raise ValueError(f"the checkpoint was written by variant {saved!r}, not {self.config.variant!r}; "
+                             "use a separate run_dir per variant")
+
+    def step(self, batch: dict[str, Any], ctx: StepContext) -> dict[str, torch.Tensor]:
+        c, nets = self.config, self.nets
+        x, y = batch["image"], batch["expression"]
+        if not c.synthesis:
+            with ctx.autocast():
+                logits = nets["R"](x)
+                loss = cls_loss(logits, y)
+            ctx.update("R", loss)
+            return {"L_R": loss.detach(), "acc_R": (logits.argmax(1) == y).float().mean()}
+
+        K, B = c.gan.num_classes, x.shape[0]
+        G, Dimg, Dz = nets["G"], nets["D_img"] if c.use_D_img else None, nets["D_z"] if c.use_D_z else None
+        joint_stage = c.recognition and ctx.step >= c.P_pre
+        out: dict[str, torch.Tensor] = {"stage": torch.tensor(2.0 if joint_stage else 1.0)}
+        z = torch.rand(B, c.gan.latent_dim, device=x.device) * 2 - 1
+        y_target = (y + torch.randint(1, K, y.shape, device=y.device)) % K
+        with ctx.autocast():
+            g = G.G_enc(x)
+            if Dz is not None:
+                out["L_D_z"] = adv_z_loss_D(Dz(z), Dz(g.detach()))
+        if Dz is not None:
+            ctx.update("D_z", out["L_D_z"])
+        with ctx.autocast():
+            x_hat = G.G_dec(g, label_code(y_target, K))
+            if Dimg is not None:
+                critic, cls_real = Dimg(torch.cat([x, x_hat.detach()]))
+                critic_real, critic_fake = critic[:B], critic[B:]
+        if Dimg is not None:
+            gp = gradient_penalty(Dimg.critic, x, x_hat)
+            cls_r = cls_loss(cls_real[:B], y) if cls_real is not None else None
+            out["L_D_img"] = objective_D_img(adv_img_loss_D(critic_real, critic_fake), gp, cls_r,
+                                             lambda5=c.lambdas[4], lambda_gp=c.lambda_gp)
+            out["gp"], out["W_dist"] = gp.detach(), (critic_real.mean() - critic_fake.mean()).detach()
+            ctx.update("D_img", out["L_D_img"])
+
+        aux = None
+        if joint_stage:
+            stats, aux = self._recognition_update(batch, g, z, ctx)
+            out.update(stats)
+        terms: dict[str, torch.Tensor] = {}
+        with _frozen(Dimg, Dz, nets["R"] if "R" in nets else None):
+            with ctx.autocast():
+                x_rec = G.G_dec(g, label_code(y, K))
+                if c.use_rec:
+                    terms["rec"] = rec_loss(x, x_rec)
+                if c.use_id:
+                    terms["id"] = id_loss(nets["F_id"], x, x_rec)
+                if Dimg is not None:
+                    critic_g, cls_fake = Dimg(x_hat)
+                    terms["adv_img"] = adv_img_loss_G(critic_g)
+                    if cls_fake is not None:
+                        terms["cls_D_fake"] = cls_loss(cls_fake, y_target)
+                if Dz is not None:
+                    terms["adv_z"] = adv_z_loss_G(Dz(g))
+                if aux is not None and c.joint:
+                    terms["cls_R_fake"] = cls_loss(nets["R"](aux[0]), aux[1])
+                out["L_G"] = objective_G(terms, c.lambdas)
+            ctx.update("G", out["L_G"])
+        out.update({f"G_{k}": v for k, v in terms.items()})
+        return {k: v.detach() for k, v in out.items()}
+
+    def _recognition_update(self, batch: dict[str, Any], g: torch.Tensor, z: torch.Tensor, ctx: StepContext
+                            ) -> tuple[dict[str, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        """Eq. (26): one update of ``R`` on the triplet. Returns its logs and ``(x^{p,f}, labels)``
+        with ``x^{p,f}`` still attached to ``G`` for Eq. (25)."""
+        c, K = self.config, self.config.gan.num_classes
+        x, y = batch["image"], batch["expression"]
+        G, net_R = self.nets["G"], self.nets["R"]
+        pos = batch.get("pos_image") if c.intra_class else None
+        n = x.shape[0]
+        with ctx.autocast():
+            if c.aux_source == "z":
+                y_pf = y
+                x_pf = G.G_dec(z, label_code(y, K))
+            else:
+                y_pf = torch.randint(0, K, y.shape, device=y.device)
+                x_pf = G.G_dec(g, label_code(y_pf, K))
+            feats = net_R.R_ext(torch.cat([x, x_pf.detach()] + ([pos] if pos is not None else [])))
+            f_x, f_pf = feats[:n], feats[n:2 * n]
+            logits = net_R.R_cls(feats[:2 * n])
+            cls_r, cls_f = cls_loss(logits[:n], y), cls_loss(logits[n:], y_pf)
+            stats = {"L_cls_R_real": cls_r.detach(), "L_cls_R_fake": cls_f.detach(),
+                     "acc_R": (logits[:n].argmax(1) == y).float().mean()}
+            intra = None
+            if c.intra_class:
+                if pos is not None:
+                    f_pr, valid = feats[2 * n:], None
+                else:
+                    idx, valid = same_class_partner(y)
+                    f_pr = f_x[idx]
+                parts = intra_class_loss(f_x.float(), f_pr.float(), f_pf.float(), rdbp=c.rdbp, mask=valid)
+                intra = parts.total
+                stats.update({"L_r_dist": parts.r_dist.detach(), "L_rf_dist": parts.rf_dist.detach()})
+            loss = objective_R(intra, cls_r, cls_f, lambda6=c.lambdas[5])
+        ctx.update("R", loss)
+        stats["L_R"] = loss.detach()
+        return stats, (x_pf, y_pf)
+
+
+def continue_from_pretraining(method: FESR, pretrained: str | Path, run_dir: str | Path) -> int:
+    """Start ``method``'s run in ``run_dir`` from another run's stage-1 checkpoint.
+
+    Stage 1 is the same for FG and the FESR variants that pre-train (all but BASELINE and
+    FESR_OneSt), so one FG run of ``P_pre`` steps can serve all of them: this writes
+    ``run_dir/checkpoint.pt`` with ``G``, ``D_img``, ``D_z`` (weights and Adam states) and the
+    RNG state of ``pretrained`` (a run folder or checkpoint file) and ``method``'s own ``R``
+    and ``F_id``; :func:`~fer_core.train.fit` then resumes from it. The result equals training
+    ``method`` from scratch when both were built under the same seed and the global RNG was
+    seeded the same way right before each ``fit`` (building ``R`` consumes random numbers).
+    Returns the step it starts from.
+
+    Raises:
+        ValueError: the checkpoint is past ``P_pre``, or ``run_dir`` already has a checkpoint.
+    """
+    src = Path(pretrained)
+    src = src / CHECKPOINT_NAME if src.is_dir() else src
+    dst = Path(run_dir) / CHECKPOINT_NAME
+    if dst.exists():
+        raise ValueError(f"{dst} exists already; fit() will resume from it (delete it to start over)")
+    state = load_checkpoint(src)
+    step, c = int(state["step"]), method.config
+    if not c.synthesis or step > c.P_pre:
+        raise ValueError(f"{src} is at step {step}; {c.variant} (P_pre={c.P_pre}) can only start from a "
+                         "pre-training checkpoint at or before P_pre")
+    nets = method.nets.state_dict()
+    shared = [k for k in ("G", "D_img", "D_z") if k in method.nets]
+    nets.update({k: v for k, v in state["nets"].items() if k.split(".", 1)[0] in shared})
+    missing = [k for k in nets if k.split(".", 1)[0] in shared and k not in state["nets"]]
+    if missing:
+        raise ValueError(f"{src} lacks {missing[:3]}...; was it written by a FESGAN of the same configuration?")
+    optimizers = {k: (state["optimizers"][k] if k in shared else o.state_dict()) for k, o in method.optimizers.items()}
+    save_checkpoint({"format": CHECKPOINT_FORMAT, "step": step, "nets": nets, "optimizers": optimizers,
+                     "schedulers": {}, "extra": method.extra_state(), "rng": state["rng"]}, dst)
+    return step
+
+
+# ---------------------------------------------------------------------------- chapter helpers
+
+
+@contextlib.contextmanager
+def _eval(module: nn.Module) -> Iterator[None]:
+    was = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        module.train(was)
+
+
+def _device(module: nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
+def synthesize(G: Generator, x: torch.Tensor, target_expression: int | torch.Tensor, *,
+               intensity: float | torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``x̂ = G_dec([G_enc(x), u(y')])`` for figures (Eq. 3).
+
+    Args:
+        x: ``(B, c, S, S)`` in [-1, 1].
+        target_expression: an int or ``(B,)`` labels ``y'``.
+        intensity: fixed ``v`` in [0, 1] (see :func:`label_code`); ``None`` draws ``v ~ U(0, 1)``.
+
+    Returns:
+        ``(B, c, S, S)`` in [-1, 1], on CPU.
+    """
+    dev = _device(G)
+    y = torch.as_tensor(target_expression, dtype=torch.long).expand(x.shape[0]).to(dev)
+    with _eval(G):
+        u = label_code(y, G.config.num_classes, intensity=intensity, generator=generator)
+        return G(x.to(dev), u).cpu()
+
+
+def sample_new_identities(G_dec: nn.Module, n: int, expressions: Sequence[int], *, intensity: float = 1.0,
+                          generator: torch.Generator | None = None) -> torch.Tensor:
+    """Faces of ``n`` new identities ``z ~ U(-1, 1)^n`` (Eq. 13, Fig. 7), each in every expression.
+
+    Returns:
+        ``(n, len(expressions), c, S, S)`` in [-1, 1], on CPU.
+    """
+    dev = _device(G_dec)
+    z = torch.rand(n, G_dec.latent_dim, generator=generator) * 2 - 1
+    E = len(expressions)
+    y = torch.as_tensor(list(expressions), dtype=torch.long).repeat(n)
+    with _eval(G_dec):
+        u = label_code(y.to(dev), G_dec.num_classes, intensity=intensity)
+        imgs = G_dec(z.repeat_interleave(E, dim=0).to(dev), u).cpu()
+    return imgs.view(n, E, *imgs.shape[1:])
+
+
+def _batches(data: Dataset | torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    if isinstance(data, torch.Tensor):
+        for i in range(0, len(data), batch_size):
+            yield data[i:i + batch_size], None
+        return
+    for batch in DataLoader(data, batch_size=batch_size, shuffle=False):
+        yield batch["image"], batch["expression"]
+
+
+def R_ext_features(net_R: R, data: Dataset | torch.Tensor, *, batch_size: int = 128) -> np.ndarray:
+    """``R_ext`` features ``(N, 512)`` of a dataset (or an ``(N, c, S, S)`` image tensor), for t-SNE/UMAP."""
+    dev = _device(net_R)
+    with _eval(net_R):
+        feats = [net_R.R_ext(xb.to(dev)).float().cpu() for xb, _ in _batches(data, batch_size)]
+    return torch.cat(feats).numpy()
+
+
+def recognition_accuracy(net_R: R, dataset: Dataset, *, batch_size: int = 128) -> dict[str, Any]:
+    """Accuracy of ``R`` on ``dataset``: ``{"accuracy", "y_true", "y_pred"}`` (arrays for confusion matrices)."""
+    dev = _device(net_R)
+    ys, ps = [], []
+    with _eval(net_R):
+        for xb, yb in _batches(dataset, batch_size):
+            ps.append(net_R(xb.to(dev)).argmax(1).cpu())
+            ys.append(yb)
+    y_true, y_pred = torch.cat(ys).numpy(), torch.cat(ps).numpy()
+    return {"accuracy": float((y_true == y_pred).mean()) if len(y_true) else math.nan, "y_true": y_true, "y_pred": y_pred}
+
