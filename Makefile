@@ -3,7 +3,6 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.fer-installed
 export FER_CACHE ?= $(CURDIR)/.fer_cache
-export MPLBACKEND ?= Agg
 
 .PHONY: book test clean
 

@@ -44,9 +44,9 @@ def _cmd_profiles(args: argparse.Namespace) -> int:
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from fer_core.data.inspect import format_report, inspect_dataset
 
-    report = inspect_dataset(args.path, name=args.dataset)
+    report = inspect_dataset(args.path, name=args.dataset, check_images=not args.no_check_images)
     print(format_report(report))
-    return 0
+    return 0 if report.ok else 1
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="describe a dataset folder: what was found, per class/subject/view, problems")
     p.add_argument("path")
     p.add_argument("--dataset", default=None, help="dataset name (default: detect from the layout)")
+    p.add_argument("--no-check-images", action="store_true", help="skip decoding every image (faster on large sets)")
     p.set_defaults(func=_cmd_inspect)
 
     p = sub.add_parser("bench", help="throughput figures (images/s, step time, peak memory)")

@@ -31,15 +31,18 @@ import abc
 import json
 import math
 import os
+import random
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
+from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
 from fer_core import runtime
@@ -219,8 +222,147 @@ def distributed_env() -> tuple[int, int, int]:
 def _init_distributed(device: torch.device) -> tuple[int, int]:
     rank, local_rank, world = distributed_env()
     if world > 1 and not dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(local_rank)  # before init, so NCCL binds each rank to its own GPU
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return rank, world
+
+
+def _seed_rank_stream(seed: int, rank: int) -> None:
+    """Give rank ``rank`` its own random stream, so ranks draw different noise and dropout masks."""
+    derived = (seed * 1_000_003 + 7_919 * rank) % 2**31
+    random.seed(derived)
+    np.random.seed(derived)
+    torch.manual_seed(derived)
+
+
+def amp_supported(device: torch.device | str) -> bool:
+    """Whether :func:`fit` uses bf16 autocast on ``device``: CUDA with native bf16 (compute capability >= 8.0).
+
+    Older GPUs (e.g. the T4 of free Colab) only emulate bf16, which is slower than fp32, so
+    the loop trains them in fp32. CPUs train in fp32 too.
+    """
+    device = torch.device(device)
+    return device.type == "cuda" and torch.cuda.get_device_capability(device) >= (8, 0)
+
+
+def prepare_nets(method: Method, device: torch.device, *, channels_last: bool = False,
+                 compile: bool | Mapping[str, Any] = False, sync_batchnorm: bool = False) -> None:
+    """Move ``method.nets`` to ``device`` and set them up the way :func:`fit` trains them.
+
+    ``fer bench`` calls this too, so a benchmark measures exactly the loop's set-up.
+
+    Args:
+        method: its ``nets`` are modified in place (the optimisers keep their parameters).
+        channels_last: store 4-D weights as NHWC, the layout cuDNN's fast convolutions use.
+        compile: ``torch.compile`` each network in place (``nn.Module.compile``, so
+            state-dict keys and checkpoints do not change); a mapping is passed on as
+            compile options, e.g. ``{"mode": "max-autotune"}``.
+        sync_batchnorm: replace every BatchNorm layer by :class:`~torch.nn.SyncBatchNorm`,
+            which normalises with the statistics of the *global* batch (CUDA only).
+    """
+    if sync_batchnorm:
+        for name in list(method.nets.keys()):
+            # convert_sync_batchnorm re-uses the weight/bias Parameters, so optimisers stay valid
+            method.nets[name] = nn.SyncBatchNorm.convert_sync_batchnorm(method.nets[name])
+    method.nets.to(device)
+    if channels_last:
+        method.nets.to(memory_format=torch.channels_last)
+    if compile:
+        options = dict(compile) if isinstance(compile, Mapping) else {}
+        for net in method.nets.values():
+            net.compile(**options)
+    method.nets.train()
+
+
+def make_adam(params: Iterable[torch.nn.Parameter] | Iterable[dict], *, lr: float,
+              betas: tuple[float, float] = (0.9, 0.999), weight_decay: float = 0.0,
+              device: str | torch.device = "cpu", decoupled: bool = False) -> torch.optim.Optimizer:
+    """Adam (or AdamW with ``decoupled=True``) with the fastest update kernel for ``device``.
+
+    The fused implementation (one kernel for all parameters) on CUDA and on CPU; it
+    computes the same update as the default one up to float rounding.
+
+    Args:
+        params: parameters or parameter groups, as for :class:`torch.optim.Adam`.
+        device: where the parameters will live when the optimiser steps (``fit`` moves
+            the networks after the method built its optimisers).
+    """
+    if lr <= 0:
+        raise ValueError(f"lr must be > 0, got {lr}")
+    if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
+        raise ValueError(f"betas must lie in [0, 1), got {betas}")
+    kind = torch.optim.AdamW if decoupled else torch.optim.Adam
+    device = runtime.pick_device(device)
+    fused = device.type in ("cuda", "cpu")
+    return kind(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=fused or None)
+
+
+class GPUCachedDataset(Dataset):
+    """A small dataset collated once and kept on ``device`` (GPU memory, or RAM on CPU).
+
+    Each epoch then costs one ``index_select`` per batch instead of decoding, rendering
+    and copying every sample. :func:`fit` recognises it (``is_device_resident``) and
+    turns off worker processes and pinned memory, which do not apply to device tensors.
+    Items are the wrapped dataset's items with every value collated by
+    :func:`torch.utils.data.default_collate` (numbers become 0-d tensors).
+
+    Args:
+        dataset: a map-style dataset of dicts, e.g. a :class:`~fer_core.data.base.FaceDataset`.
+        device: where to keep the tensors (``"auto"``: CUDA when present).
+        max_bytes: refuse datasets larger than this (default 4 GiB) with a ``ValueError``.
+        batch_size: how many items are read and collated at a time while caching.
+    """
+
+    is_device_resident = True
+
+    def __init__(self, dataset: Dataset, device: str | torch.device = "auto", *, max_bytes: int = 4 * 2**30,
+                 batch_size: int = 256, num_workers: int = 0):
+        self.device = runtime.pick_device(device)
+        n = len(dataset)  # type: ignore[arg-type]
+        if n == 0:
+            raise ValueError("GPUCachedDataset: the dataset is empty")
+        parts: dict[str, list[Any]] = {}
+        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                            generator=torch.Generator().manual_seed(0))  # leaves the global RNG alone
+        seen = 0
+        for batch in loader:
+            if not isinstance(batch, Mapping):
+                raise ValueError(f"GPUCachedDataset needs items that are dicts, got {type(batch).__name__}")
+            for key, value in batch.items():
+                parts.setdefault(key, []).append(value)
+            seen += len(next(iter(batch.values())))
+            nbytes = sum(v.element_size() * v.numel() for vs in parts.values() for v in vs if isinstance(v, torch.Tensor))
+            if nbytes * n / seen > max_bytes:
+                raise ValueError(
+                    f"GPUCachedDataset: the {n} items would take about {nbytes * n / seen / 2**30:.1f} GiB, more than "
+                    f"max_bytes={max_bytes / 2**30:.1f} GiB; stream this dataset from the DataLoader instead or raise max_bytes"
+                )
+        self.data: dict[str, Any] = {
+            k: torch.cat(vs).to(self.device) if isinstance(vs[0], torch.Tensor) else [x for v in vs for x in v]
+            for k, vs in parts.items()
+        }
+        self.n = n
+        for attr in ("classes", "meta"):
+            if hasattr(dataset, attr):
+                setattr(self, attr, getattr(dataset, attr))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return {k: v[i] for k, v in self.data.items()}
+
+    def __getitems__(self, indices: list[int]) -> dict[str, Any]:
+        """A whole batch at once (the DataLoader's batched fetch); already collated."""
+        idx = torch.as_tensor(indices, dtype=torch.long, device=self.device)
+        return {k: v.index_select(0, idx) if isinstance(v, torch.Tensor) else [v[i] for i in indices]
+                for k, v in self.data.items()}
+
+    @staticmethod
+    def collate(batch: Any) -> Any:
+        """Identity: :meth:`__getitems__` returns a collated batch."""
+        return batch
 
 
 def _to_device(batch: Any, device: torch.device, channels_last: bool) -> Any:
@@ -250,6 +392,13 @@ def _nonfinite_weights(nets: nn.Module) -> str | None:
     return None
 
 
+def _broadcast_buffers(nets: nn.Module) -> None:
+    """Rank 0's buffers (BatchNorm running statistics) to every rank, as DDP's ``broadcast_buffers``."""
+    with torch.no_grad():
+        for b in nets.buffers():
+            dist.broadcast(b.data, src=0)
+
+
 def fit(
     method: Method,
     dataset: Dataset,
@@ -271,21 +420,37 @@ def fit(
     amp: bool = True,
     channels_last: bool = True,
     collate_fn: Callable | None = None,
+    compile: bool | Mapping[str, Any] = False,
+    sync_batchnorm: bool = False,
 ) -> FitResult:
     """Train ``method`` on ``dataset`` for ``steps`` iterations.
 
+    Runs unchanged under ``torchrun --nproc_per_node N``: each rank trains on its own
+    slice of every global batch (``batch_size`` per rank), gradients are averaged over the
+    ranks at every optimiser update, logged values are averaged over the ranks, and only
+    rank 0 writes logs and checkpoints. Every rank resumes from the same checkpoint.
+
     Args:
         method: the paper's :class:`Method` (networks, optimisers, ``step``).
-        dataset: a map-style dataset whose items are dicts (e.g. ``{"image": (C, H, W), ...}``).
+        dataset: a map-style dataset whose items are dicts (e.g. ``{"image": (C, H, W), ...}``),
+            or a :class:`GPUCachedDataset`.
         steps: total number of iterations (not epochs); a resumed run continues up to it.
-        batch_size: per-process batch size.
+        batch_size: per-process batch size (the global batch is ``batch_size * world_size``).
         run_dir: where metrics (``metrics.jsonl``, ``evals.jsonl``) and ``checkpoint.pt`` go;
             ``None`` trains in memory without either.
         ckpt_every: write a checkpoint every this many steps (0: only at the end).
         log_every: average the step outputs over this many steps, log them and check them
             for NaN/Inf (the non-finite guard).
-        eval_every: call ``evaluate(method, step)`` every this many steps and at the end.
+        eval_every: call ``evaluate(method, step)`` every this many steps and at the end
+            (on every rank; rank 0 logs the result).
         resume: continue from ``run_dir/checkpoint.pt`` when it exists.
+        amp: bf16 autocast inside ``ctx.autocast()`` where it pays (:func:`amp_supported`).
+        channels_last: NHWC weights and image batches on CUDA.
+        compile: ``torch.compile`` every network (off by default: compilation takes tens
+            of seconds per network and pays only on long GPU runs; see ``fer bench``).
+        sync_batchnorm: with several CUDA ranks, turn BatchNorm into SyncBatchNorm so the
+            statistics are those of the global batch (default: each rank normalises with
+            its own slice, as DDP does).
 
     Raises:
         DivergenceError: a logged value or a weight became NaN/Inf. The last good
@@ -300,34 +465,40 @@ def fit(
         device = torch.device("cuda", distributed_env()[1])
         torch.cuda.set_device(device)
     on_cuda = device.type == "cuda"
+    if sync_batchnorm and world > 1 and not on_cuda:
+        raise ValueError("sync_batchnorm=True needs CUDA (SyncBatchNorm has no CPU kernel); "
+                         "train on GPUs or leave sync_batchnorm off")
     use_cl = channels_last and on_cuda
     is_main = rank == 0
     run_dir = Path(run_dir) if run_dir is not None else None
     ckpt_path = run_dir / CHECKPOINT_NAME if run_dir is not None else None
 
-    method.nets.to(device)
-    if use_cl:
-        method.nets.to(memory_format=torch.channels_last)
-    method.nets.train()
+    prepare_nets(method, device, channels_last=use_cl, compile=compile, sync_batchnorm=sync_batchnorm and world > 1)
 
     start = 0
-    if resume and ckpt_path is not None and ckpt_path.exists():
-        start = _restore(method, ckpt_path, device)
+    resuming = resume and ckpt_path is not None and ckpt_path.exists()
+    if resuming:
+        start = _restore(method, ckpt_path, device, rank=rank, world=world, seed=seed)
     if world > 1:
-        dist.barrier()
+        _check_same_start(start, world, device, ckpt_path)
+        _broadcast_from_rank0(method.nets)
+        if not resuming and rank > 0:
+            _seed_rank_stream(seed, rank)
 
     if is_main and run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
         _truncate_log(run_dir / "metrics.jsonl", start)
         _truncate_log(run_dir / "evals.jsonl", start)
 
+    resident = bool(getattr(dataset, "is_device_resident", False))
     sampler = EpochBatchSampler(len(dataset), batch_size, seed=seed, start=start, rank=rank, world_size=world)
-    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers, pin_memory=on_cuda,
-                        persistent_workers=num_workers > 0, collate_fn=collate_fn,
+    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=0 if resident else num_workers,
+                        pin_memory=on_cuda and not resident, persistent_workers=num_workers > 0 and not resident,
+                        collate_fn=collate_fn or (GPUCachedDataset.collate if resident else None),
                         # its own generator: creating the iterator must not consume the global RNG
                         generator=torch.Generator().manual_seed(seed))
-    ctx = StepContext(device=device, rank=rank, world_size=world, amp=amp, clip_grad=clip_grad,
-                      _optimizers=method.optimizers)
+    ctx = StepContext(device=device, rank=rank, world_size=world, amp=amp and amp_supported(device),
+                      clip_grad=clip_grad, _optimizers=method.optimizers)
 
     t0 = time.perf_counter()
     pending: dict[str, list[torch.Tensor]] = {}
@@ -350,6 +521,8 @@ def fit(
             if step % log_every == 0 or at_end or (ckpt_every and step % ckpt_every == 0):
                 last_metrics = {k: torch.stack(v).mean().item() for k, v in pending.items()}
                 pending.clear()
+                if world > 1:  # every rank then sees the same values, so all stop together on NaN
+                    last_metrics = _all_reduce_mean(last_metrics, world, device)
                 problem = _nonfinite(last_metrics)
                 if problem:
                     raise DivergenceError(_divergence_message(desc, problem, step, ckpt_path, last_good))
@@ -358,6 +531,8 @@ def fit(
                     if run_dir is not None:
                         _append_log(run_dir / "metrics.jsonl", {"step": step, **last_metrics})
             if evaluate is not None and ((eval_every and step % eval_every == 0) or at_end):
+                if world > 1:
+                    _broadcast_buffers(method.nets)
                 method.nets.eval()
                 with torch.no_grad():
                     result = {"step": step, **dict(evaluate(method, step))}
@@ -369,16 +544,35 @@ def fit(
                 problem = _nonfinite_weights(method.nets)
                 if problem:
                     raise DivergenceError(_divergence_message(desc, problem, step, ckpt_path, last_good))
+                rng_ranks = None
+                if world > 1:
+                    _broadcast_buffers(method.nets)
+                    rng_ranks = [None] * world
+                    dist.all_gather_object(rng_ranks, runtime.rng_state())
                 if is_main:
-                    _save(method, ckpt_path, step)
+                    _save(method, ckpt_path, step, rng_ranks=rng_ranks)
                 last_good = step
                 if world > 1:
                     dist.barrier()
+        if world > 1:
+            _broadcast_buffers(method.nets)  # every rank returns the same model
     finally:
         bar.close()
     return FitResult(step=step, metrics=last_metrics, evals=evals, run_dir=run_dir,
                      checkpoint=ckpt_path if last_good is not None else None,
                      seconds=time.perf_counter() - t0, resumed_from=start)
+
+
+def _check_same_start(start: int, world: int, device: torch.device, ckpt: Path | None) -> None:
+    mine = torch.tensor([start], dtype=torch.long, device=device)
+    starts = [torch.zeros_like(mine) for _ in range(world)]
+    dist.all_gather(starts, mine)
+    found = [int(s.item()) for s in starts]
+    if len(set(found)) > 1:
+        raise ValueError(
+            f"the ranks would resume from different steps {found}: {ckpt} must be on a file system that every "
+            "rank sees (run all ranks on one machine, or put run_dir on shared storage)"
+        )
 
 
 def _divergence_message(desc: str, problem: str, step: int, ckpt: Path | None, last_good: int | None) -> str:
@@ -388,22 +582,31 @@ def _divergence_message(desc: str, problem: str, step: int, ckpt: Path | None, l
             "Lower the learning rate, set clip_grad, or check the inputs for NaN.")
 
 
-def _save(method: Method, path: Path, step: int) -> None:
-    save_checkpoint(
-        {
-            "format": CHECKPOINT_FORMAT,
-            "step": step,
-            "nets": method.nets.state_dict(),
-            "optimizers": {k: o.state_dict() for k, o in method.optimizers.items()},
-            "schedulers": {k: s.state_dict() for k, s in getattr(method, "schedulers", {}).items()},
-            "extra": method.extra_state(),
-            "rng": runtime.rng_state(),
-        },
-        path,
-    )
+def _save(method: Method, path: Path, step: int, *, rng_ranks: list[dict] | None = None) -> None:
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "step": step,
+        "nets": method.nets.state_dict(),
+        "optimizers": {k: o.state_dict() for k, o in method.optimizers.items()},
+        "schedulers": {k: s.state_dict() for k, s in getattr(method, "schedulers", {}).items()},
+        "extra": method.extra_state(),
+        "rng": runtime.rng_state(),
+        "world_size": 1 if rng_ranks is None else len(rng_ranks),
+    }
+    if rng_ranks is not None:
+        state["rng_ranks"] = rng_ranks
+    save_checkpoint(state, path)
 
 
-def _restore(method: Method, path: Path, device: torch.device) -> int:
+def _rng_to_cpu(rng: dict) -> dict:
+    rng = dict(rng)
+    rng["torch"] = rng["torch"].cpu()
+    if "cuda" in rng:
+        rng["cuda"] = [s.cpu() for s in rng["cuda"]]
+    return rng
+
+
+def _restore(method: Method, path: Path, device: torch.device, *, rank: int = 0, world: int = 1, seed: int = 0) -> int:
     state = load_checkpoint(path, map_location=device)
     if state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a fer-book training checkpoint (format {state.get('format')!r})")
@@ -413,10 +616,22 @@ def _restore(method: Method, path: Path, device: torch.device) -> int:
     for name, sched in getattr(method, "schedulers", {}).items():
         sched.load_state_dict(state["schedulers"][name])
     method.load_extra_state(state.get("extra", {}))
-    rng = state["rng"]
-    rng["torch"] = rng["torch"].cpu()
-    runtime.set_rng_state(rng)
-    return int(state["step"])
+    step = int(state["step"])
+    saved_world = int(state.get("world_size", 1))
+    rng_ranks = state.get("rng_ranks")
+    if rng_ranks is not None and len(rng_ranks) == world:
+        runtime.set_rng_state(_rng_to_cpu(rng_ranks[rank]))
+    elif rank == 0:
+        runtime.set_rng_state(_rng_to_cpu(state["rng"]))
+    else:
+        _seed_rank_stream(seed + step, rank)
+    if saved_world != world and rank == 0:
+        warnings.warn(
+            f"{path} was written by a run with {saved_world} process(es), resumed with {world}: training "
+            "continues, but the data order and random streams differ from an uninterrupted run",
+            stacklevel=3,
+        )
+    return step
 
 
 def _append_log(path: Path, row: Mapping[str, Any]) -> None:

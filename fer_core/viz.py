@@ -37,6 +37,7 @@ from torchvision.utils import make_grid
 
 __all__ = [
     "image_grid",
+    "landmark_overlay",
     "confusion_matrix_plot",
     "embed_2d",
     "embedding_scatter",
@@ -126,6 +127,40 @@ def image_grid(images: Any, *, nrow: int, row_labels: Sequence[str] | None = Non
     ax.tick_params(length=0)
     if title:
         ax.set_title(title, fontsize=10)
+    return fig
+
+
+# iBUG/dlib 68-point groups: jaw, brows, nose, eyes, mouth (index ranges, end exclusive).
+_LANDMARK_GROUPS = {"jaw": (0, 17), "brows": (17, 27), "nose": (27, 36), "eyes": (36, 48), "mouth": (48, 68)}
+
+
+def landmark_overlay(images: Any, landmarks: Any, *, ncol: int | None = None, titles: Sequence[str] | None = None,
+                     value_range: tuple[float, float] = (-1.0, 1.0), size: float = 1.8) -> Figure:
+    """Faces with their 68 landmarks drawn on top, one colour per facial part.
+
+    Args:
+        images: ``(N, C, H, W)`` in ``value_range``.
+        landmarks: ``(N, 68, 2)`` pixel coordinates ``(x, y)`` of each image, iBUG/dlib order.
+    """
+    t = _images(images, ndim=4, name="images")
+    lm = np.asarray(landmarks.detach().cpu() if isinstance(landmarks, torch.Tensor) else landmarks, dtype=float)
+    if lm.shape != (len(t), 68, 2):
+        raise ValueError(f"landmarks must have shape ({len(t)}, 68, 2), got {lm.shape}")
+    ncol = ncol or len(t)
+    nrows = math.ceil(len(t) / ncol)
+    fig = _figure(ncol * size, nrows * size + (0.3 if titles else 0))
+    colours = sns.color_palette("colorblind", len(_LANDMARK_GROUPS))
+    lo, hi = value_range
+    for i in range(len(t)):
+        ax = fig.add_subplot(nrows, ncol, i + 1)
+        img = ((t[i].clamp(lo, hi) - lo) / (hi - lo)).permute(1, 2, 0).numpy()
+        ax.imshow(img.squeeze(-1) if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
+        for colour, (name, (a, b)) in zip(colours, _LANDMARK_GROUPS.items()):
+            ax.scatter(lm[i, a:b, 0], lm[i, a:b, 1], s=6, color=colour, label=name if i == 0 else None)
+        ax.set_axis_off()
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+    fig.legend(loc="outside lower center", ncol=len(_LANDMARK_GROUPS), fontsize=7, frameon=False)
     return fig
 
 

@@ -27,8 +27,10 @@ from fer_core.data.base import EXPRESSIONS_7
 # an adapter shows up as a brightness mismatch.
 RAF_CODES = {1: "surprise", 2: "fear", 3: "disgust", 4: "happiness", 5: "sadness", 6: "anger", 7: "neutral"}
 FER_CODES = {0: "anger", 1: "disgust", 2: "fear", 3: "happiness", 4: "sadness", 5: "surprise", 6: "neutral"}
-JAFFE_CODES = {"AN": "anger", "DI": "disgust", "FE": "fear", "HA": "happiness", "NE": "neutral", "SA": "sadness", "SU": "surprise"}
-KDEF_CODES = {"AF": "fear", "AN": "anger", "DI": "disgust", "HA": "happiness", "NE": "neutral", "SA": "sadness", "SU": "surprise"}
+JAFFE_CODES = {"AN": "anger", "DI": "disgust", "FE": "fear", "HA": "happiness", "NE": "neutral", "SA": "sadness",
+               "SU": "surprise"}
+KDEF_CODES = {"AF": "fear", "AN": "anger", "DI": "disgust", "HA": "happiness", "NE": "neutral", "SA": "sadness",
+              "SU": "surprise"}
 KDEF_VIEWS = ("FL", "HL", "S", "HR", "FR")
 JAFFE_SUBJECTS = ("KA", "KL", "KM", "KR", "MK", "NA", "NM", "TM", "UY", "YM")
 F2ED_VIEW_DIRS = ("half_left", "front", "half_right", "bird_view")
@@ -186,8 +188,9 @@ def make_f2ed(tmp: Path, *, identities: int = 3, expressions: int = 4, frames: i
     return root
 
 
-def f2ed_meta(*, identities: int = 10, expressions: int = 10, views: tuple[str, ...] = ("half_left", "front", "half_right", "bird"),
-              frames: int = 5, drop: float = 0.0, seed: int = 0) -> pd.DataFrame:
+def f2ed_meta(*, identities: int = 10, expressions: int = 10,
+              views: tuple[str, ...] = ("half_left", "front", "half_right", "bird"), frames: int = 5,
+              drop: float = 0.0, seed: int = 0) -> pd.DataFrame:
     """An F2ED-like ``meta`` table (no images) for the task protocols.
 
     ``drop`` removes that fraction of rows at random, making the cells unequal as in the

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -238,6 +237,16 @@ def test_torn_cache_is_rebuilt(tmp_path, monkeypatch):
     assert index["complete"] and index["images_bytes"] == images.stat().st_size
 
 
+def test_cached_dataset_pickles_for_spawned_workers(tmp_path):
+    import pickle
+
+    ds = CKPlus(_small_ck(tmp_path / "ck"), size=16)
+    first = ds[5]
+    clone = pickle.loads(pickle.dumps(ds))
+    assert clone._cache._images is None  # the memmap is reopened in the worker, not copied through the pipe
+    assert torch.equal(clone[5]["image"], first["image"]) and clone[5]["identity"] == first["identity"]
+
+
 def test_default_cache_dir_from_env(monkeypatch, tmp_path):
     monkeypatch.setenv("FER_CACHE", str(tmp_path / "x"))
     assert cache.default_cache_dir() == tmp_path / "x"
@@ -305,6 +314,12 @@ def test_subject_kfold_is_subject_disjoint_and_covers_all_rows(k, method):
     assert max(sizes) - min(sizes) <= 20  # one subject (20 rows) at most
     again = subject_kfold(meta, k, method=method)
     assert all(np.array_equal(a.test, b.test) for a, b in zip(splits, again))
+
+
+def test_check_disjoint_detects_a_leaking_subject():
+    meta = _seq_meta(subjects=3, seqs=1, frames=2)
+    with pytest.raises(DataError, match="1 subject.*in both train and test"):
+        Split(np.arange(0, 3), np.arange(3, 6), name="leaky").check_disjoint(meta)  # S001 on both sides
 
 
 def test_sorted_folds_deal_subjects_round_robin():
@@ -787,7 +802,7 @@ def test_lsemsw_images_folder_missing(tmp_path):
 
 
 def test_registry_entries_resolve():
-    for key in ("ckplus", "ckplus48", "oulu", "mmi", "multipie", "tfd", "lsemsw"):
+    for key in ("ckplus", "ckplus48", "oulu", "mmi", "multipie", "multipie_attr", "tfd", "lsemsw"):
         info = get_dataset_info(key)
         assert info.name == key and info.layout and info.obtain and info.protocol
         assert info.constructor.LAYOUT.strip() == info.layout

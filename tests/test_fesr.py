@@ -378,6 +378,9 @@ def test_shared_pretraining_equals_training_from_scratch(tmp_path):
         continue_from_pretraining(shared, tmp_path / "fg", tmp_path / "jl")
     with pytest.raises(ValueError, match="P_pre=1"):
         continue_from_pretraining(_method("FESR_JL", P_pre=1), tmp_path / "fg", tmp_path / "late")
+    fit(_method("FG-IP"), data, steps=1, batch_size=7, run_dir=tmp_path / "fg_ip", seed=2, progress=False)
+    with pytest.raises(ValueError, match="'FG-IP', whose stage 1 differs"):
+        continue_from_pretraining(_method("FESR_JL", P_pre=2), tmp_path / "fg_ip", tmp_path / "other")
 
 
 # ---------------------------------------------------------------------------- identity net and helpers

@@ -223,3 +223,14 @@ def test_live_slider_calls_render_fn_for_each_value():
     slider.value = 1.0
     assert calls == [0.0, 1.0]
     assert type(box).__name__ == "VBox"
+
+
+def test_landmark_overlay_returns_a_figure_and_checks_shapes():
+    from fer_core.viz import landmark_overlay
+
+    images = torch.zeros(2, 3, 32, 32)
+    lm = torch.rand(2, 68, 2) * 32
+    fig = landmark_overlay(images, lm, titles=["a", "b"])
+    assert len(fig.axes) == 2
+    with pytest.raises(ValueError, match=r"landmarks must have shape \(2, 68, 2\)"):
+        landmark_overlay(images, lm[:, :60])

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -110,6 +110,17 @@ class TaskSplit(Split):
     def base_train(self) -> np.ndarray:
         """Train rows of base classes (D_base)."""
         return np.setdiff1d(self.train, self.novel_train)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "task": self.task, "shots": self.shots, "novel_by": self.novel_by,
+                "novel": list(self.novel), "novel_train": self.novel_train.tolist()}
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> "TaskSplit":
+        base = Split.from_json(obj)
+        return cls(base.train, base.test, base.val, name=base.name, relabel=base.relabel, task=obj.get("task", ""),
+                   shots=int(obj.get("shots", 0)), novel_by=obj.get("novel_by", ""), novel=tuple(obj.get("novel", ())),
+                   novel_train=np.asarray(obj.get("novel_train", []), dtype=np.int64))
 
     def test_novel(self, meta: pd.DataFrame) -> np.ndarray:
         """Test rows whose ``novel_by`` value is novel (for accuracy on novel classes alone)."""
@@ -175,7 +186,8 @@ def _per_group(meta: pd.DataFrame, rows: np.ndarray, group: str, cells: np.ndarr
     return np.sort(np.concatenate(out)) if out else _empty()
 
 
-def _shots(meta: pd.DataFrame, pool: np.ndarray, k: int, balance: Sequence[str], rng: np.random.Generator) -> np.ndarray:
+def _shots(meta: pd.DataFrame, pool: np.ndarray, k: int, balance: Sequence[str],
+           rng: np.random.Generator) -> np.ndarray:
     """``k`` rows of ``pool``, each from the least-used values of the ``balance`` columns so far."""
     cand = rng.permutation(pool)
     codes = [pd.factorize(meta[c].to_numpy()[cand])[0] for c in balance]
@@ -215,11 +227,7 @@ def _check_fraction(name: str, value: float) -> None:
         raise ValueError(f"{name} must be in (0, 1), got {value!r}")
 
 
-def _check_shots(task: str, shots: Any, *, zero: bool) -> int:
-    if zero:
-        if shots not in (None, 0):
-            raise ValueError(f"{task} is a zero-shot task; shots must be 0 or None, got {shots!r}")
-        return 0
+def _check_shots(task: str, shots: Any) -> int:
     if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
         raise ValueError(f"{task} needs shots >= 1 (the papers use 1, 3 and 5), got {shots!r}")
     return int(shots)
@@ -287,7 +295,7 @@ def er_fid(meta: pd.DataFrame, *, shots: int, seed: int = 0, novel_fraction: flo
            n_novel: int | None = None, test_fraction: float = 0.2) -> TaskSplit:
     """T2 ER-FID: ``shots`` training images per novel identity (see the module table)."""
     _need(meta, ("expression", "subject"), "ER-FID")
-    shots = _check_shots("ER-FID", shots, zero=False)
+    shots = _check_shots("ER-FID", shots)
     _check_fraction("test_fraction", test_fraction)
     rng = np.random.default_rng(seed)
     novel = _choose_novel(meta, "subject", novel_fraction, n_novel, rng, "ER-FID")
@@ -335,7 +343,7 @@ def er_fp(meta: pd.DataFrame, *, shots: int, seed: int = 0, novel_view: str = "h
           test_fraction: float = 0.2) -> TaskSplit:
     """T4 ER-FP: ``shots`` training images of the novel (left) view."""
     _need(meta, ("expression", "subject", "view"), "ER-FP")
-    shots = _check_shots("ER-FP", shots, zero=False)
+    shots = _check_shots("ER-FP", shots)
     _check_fraction("test_fraction", test_fraction)
     novel = _novel_view(meta, novel_view, "ER-FP")
     return _few_shot(meta.assign(view=meta["view"].astype(str)), task="ER-FP", novel_by="view", novel=novel,
@@ -355,7 +363,7 @@ def er_fe(meta: pd.DataFrame, *, shots: int, seed: int = 0, novel_fraction: floa
           n_novel: int | None = None, test_fraction: float = 0.2) -> TaskSplit:
     """T6 ER-FE: ``shots`` training images per novel expression."""
     _need(meta, ("expression", "subject"), "ER-FE")
-    shots = _check_shots("ER-FE", shots, zero=False)
+    shots = _check_shots("ER-FE", shots)
     _check_fraction("test_fraction", test_fraction)
     rng = np.random.default_rng(seed)
     novel = _choose_novel(meta, "expression", novel_fraction, n_novel, rng, "ER-FE")

@@ -156,7 +156,7 @@ def find_root(
                 f"{dataset}: data_root {root} is {'one level' if depth == 1 else 'two levels'} too high: "
                 f"the dataset starts at {found[0]}. Set data_root={str(found[0])!r}."
             )
-    for up, anc in enumerate(list(root.parents)[:3], start=1):
+    for up, anc in enumerate(list(root.resolve().parents)[:3], start=1):
         if marker(anc):
             raise WrongRootError(
                 f"{dataset}: data_root {root} is {up} level{'s' if up > 1 else ''} too low (inside the dataset): "
@@ -342,6 +342,7 @@ class FileDataset(FaceDataset):
                 except CorruptImageError as exc:
                     bad[str(self.meta.at[i, "path"])] = str(exc)
             self._drop_bad(bad)
+        self._index_columns()
 
     def _prepare(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
         image, landmarks = self.read(i)
@@ -403,6 +404,22 @@ class FileDataset(FaceDataset):
         """Sorted distinct view names; ``item["view"]`` indexes into this."""
         return self._views
 
+    def _index_columns(self) -> None:
+        """Per-row label arrays, so that ``load`` does not touch pandas (it is called per item)."""
+        m = self.meta
+        self._expr = m["expression"].to_numpy(dtype=np.int64)
+        self._ident = np.array([self.identity_code(s) for s in m["subject"]], dtype=np.int64)
+        self._optional: dict[str, tuple[np.ndarray, torch.dtype]] = {}
+        if "frame" in m.columns:
+            self._optional["frame"] = (m["frame"].to_numpy(dtype=np.int64), torch.int64)
+        if "yaw" in m.columns:
+            self._optional["yaw"] = (m["yaw"].to_numpy(dtype=np.float32), torch.float32)
+        if "intensity" in m.columns:
+            self._optional["intensity"] = (m["intensity"].to_numpy(dtype=np.float32), torch.float32)
+        if "view" in m.columns:
+            code = {v: k for k, v in enumerate(self._views)}
+            self._optional["view"] = (np.array([code[str(v)] for v in m["view"]], dtype=np.int64), torch.int64)
+
     def load(self, i: int) -> dict[str, Any]:
         if self._cache is not None:
             row = int(self._rows[i])
@@ -414,20 +431,13 @@ class FileDataset(FaceDataset):
         image = chw.float().div_(127.5).sub_(1.0)
         if self.transform is not None:
             image = self.transform(image)
-        r = self.meta.iloc[i]
         item: dict[str, Any] = {
             "image": image,
-            "expression": torch.tensor(int(r["expression"]), dtype=torch.int64),
-            "identity": torch.tensor(self.identity_code(r["subject"]), dtype=torch.int64),
+            "expression": torch.tensor(self._expr[i], dtype=torch.int64),
+            "identity": torch.tensor(self._ident[i], dtype=torch.int64),
         }
-        if "frame" in r:
-            item["frame"] = torch.tensor(int(r["frame"]), dtype=torch.int64)
-        if "yaw" in r:
-            item["yaw"] = torch.tensor(float(r["yaw"]), dtype=torch.float32)
-        if "intensity" in r:
-            item["intensity"] = torch.tensor(float(r["intensity"]), dtype=torch.float32)
-        if "view" in r:
-            item["view"] = torch.tensor(self._views.index(str(r["view"])), dtype=torch.int64)
+        for key, (values, dtype) in self._optional.items():
+            item[key] = torch.tensor(values[i], dtype=dtype)
         if self.has_landmarks:
             out = np.full((self.n_landmarks, 2), np.nan, dtype=np.float32)
             if lm is not None and len(lm) == self.n_landmarks:

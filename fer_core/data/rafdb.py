@@ -25,8 +25,8 @@ import pandas as pd
 
 from fer_core.data.base import EXPRESSIONS_7
 from fer_core.data.files import (
-    CorruptImageError, FileDataset, LabelFileError, MissingFolderError, UnknownClassError, find_root, list_images,
-    read_text,
+    BadImagesSkipped, CorruptImageError, FileDataset, LabelFileError, MissingFolderError, UnknownClassError,
+    find_root, list_images, read_text,
 )
 from fer_core.data.protocols import Split, official_split
 
@@ -69,7 +69,8 @@ def parse_partition_labels(path) -> pd.DataFrame:
         try:
             code = int(parts[1])
         except ValueError:
-            raise LabelFileError(f"RAF-DB: {path} line {n} has label {parts[1]!r}, not an integer 1-7. {_FIX}") from None
+            raise LabelFileError(
+                f"RAF-DB: {path} line {n} has label {parts[1]!r}, not an integer 1-7. {_FIX}") from None
         if code not in RAF_CODES:
             raise UnknownClassError(
                 f"RAF-DB: {path} line {n} has label {code}; the basic set's labels are 1-7 "
@@ -131,7 +132,8 @@ class RAFDB(FileDataset):
         folder = root / "Image" / sub
         if not folder.is_dir():
             other = "original" if self.aligned else "aligned"
-            hint = f" Found Image/{other}/: pass aligned={not self.aligned}." if (root / "Image" / other).is_dir() else ""
+            hint = (f" Found Image/{other}/: pass aligned={not self.aligned}."
+                    if (root / "Image" / other).is_dir() else "")
             raise MissingFolderError(f"RAF-DB: {folder} does not exist. Extract Image/{sub} from the archive.{hint}")
         labels = parse_partition_labels(root / LABEL_FILE)
         stems = labels["name"].str.slice(0, -4)
@@ -160,7 +162,5 @@ class RAFDB(FileDataset):
 
 
 def _warn_skipped(dataset: str, skipped: list[tuple[str, str]]) -> None:
-    from fer_core.data.files import BadImagesSkipped
-
     warnings.warn(f"{dataset}: skipped {len(skipped)} bad file(s) (skip_bad=True), e.g. {skipped[0][0]} "
                   f"({skipped[0][1]}); the full list is in dataset.skipped.", BadImagesSkipped, stacklevel=3)

@@ -110,6 +110,13 @@ DATASETS: dict[str, DatasetInfo] = {
                "Public code also ships aligned crops with a CelebA-style list_attr_multipie_{train,test}.txt: "
                "use MultiPIE.from_attribute_list(root) for that variant.",
         papers=("FESR", "Switch-GAN")),
+    "multipie_attr": DatasetInfo(
+        name="multipie_attr", title="Multi-PIE (aligned crops with attribute lists)",
+        target="fer_core.data.multipie:MultiPIEAttributes", classes=_MULTIPIE6,
+        protocol="the lists' own train/test split (subject-independent folds need the original layout)",
+        obtain="The aligned Multi-PIE crops some public expression-transfer code ships with CelebA-style "
+               "list_attr_multipie_{train,test}.txt; point data_root at the folder holding the two lists.",
+        papers=("Switch-GAN",)),
     "tfd": DatasetInfo(
         name="tfd", title="Toronto Face Database", target="fer_core.data.tfd:TFD",
         classes=("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"),
@@ -124,6 +131,39 @@ DATASETS: dict[str, DatasetInfo] = {
         obtain="Request LSEMSW from its authors. Arrange it as the layout shows (images/ plus "
                "train.txt/val.txt/test.txt and classes.txt) and point data_root at that folder.",
         papers=("GroupGAN",)),
+    "rafdb": DatasetInfo(
+        name="rafdb", title="RAF-DB (basic)", target="fer_core.data.rafdb:RAFDB", classes=EXPRESSIONS_7,
+        protocol="official train/test from list_patition_label.txt (12,271 / 3,068)",
+        obtain="Request RAF-DB from its authors (whdeng.cn). Extract the basic/ archive and point data_root at "
+               "basic/ (it holds EmoLabel/ and Image/).",
+        papers=("Switch-GAN",)),
+    "fer2013": DatasetInfo(
+        name="fer2013", title="FER2013", target="fer_core.data.fer2013:FER2013", classes=EXPRESSIONS_7,
+        protocol="Usage: Training / PublicTest / PrivateTest as train / val / test (28,709 / 3,589 / 3,589)",
+        obtain="Download fer2013.tar.gz from the Kaggle challenge 'Challenges in Representation Learning: Facial "
+               "Expression Recognition'. Point data_root at the extracted fer2013/ folder (or at its parent, as "
+               "torchvision does).",
+        papers=("Comp-GAN", "FaPE-GAN")),
+    "jaffe": DatasetInfo(
+        name="jaffe", title="JAFFE", target="fer_core.data.jaffe:JAFFE", classes=EXPRESSIONS_7,
+        protocol="120 / 23 / 70 train / val / test (deep-emotion split; one test image per subject and expression)",
+        obtain="Request JAFFE on Zenodo (record 3451524). Point data_root at the folder holding the .tiff files.",
+        papers=("Comp-GAN", "FaPE-GAN")),
+    "kdef": DatasetInfo(
+        name="kdef", title="KDEF (Karolinska Directed Emotional Faces)", target="fer_core.data.kdef:KDEF",
+        classes=EXPRESSIONS_7,
+        protocol="no official split: subject-independent k-fold by person (both sessions together)",
+        obtain="Request KDEF at kdef.se. Point data_root at the KDEF/ folder (holding AF01/ ... BM35/).",
+        papers=()),
+    "f2ed": DatasetInfo(
+        name="f2ed", title="F2ED (fine-grained expressions, 4 views)", target="fer_core.data.f2ed:F2ED",
+        classes=(),
+        protocol="Comp-GAN T1-T6 (ER-SS, ER-FID, ER-ZID, ER-FP, ER-ZP, ER-FE; 1/3/5 shots) and FaPE-GAN ER-UE, "
+                 "ER-UP (fer_core.data.f2ed_tasks)",
+        obtain="F2ED is held by its authors (Fudan University); arrange the images as "
+               "<identity>/<view>/<expression>/<frame>.jpg and point data_root at the folder of identities. "
+               "classes come from the expression folder names (54 in F2ED).",
+        papers=("Comp-GAN", "FaPE-GAN")),
 }
 
 

@@ -68,6 +68,8 @@ class TFD(FileDataset):
             raise ValueError(f"fold must be 0..4, got {fold!r}")
         self.resolution, self.fold = resolution, fold
         super().__init__(root, **kwargs)
+        if self._cache is not None:
+            self._images = None  # the cache holds the prepared images; free the raw array (~1 GB at 96 px)
 
     def cache_options(self):
         return {"resolution": self.resolution}
@@ -144,8 +146,3 @@ class TFD(FileDataset):
         """The five official folds (rows of this dataset's ``meta``)."""
         return [official_split(self.meta, column=f"split_{k}", name=f"TFD fold {k + 1}/5") for k in range(5)]
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        if state.get("_cache") is not None:
-            state.pop("_images", None)  # the cache holds the prepared images
-        return state

@@ -56,10 +56,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from fer_core.io import load_checkpoint, save_checkpoint
-from fer_core.methods.fesr_nets import (D_img, D_z, FESGANConfig, Generator, R, RConfig, fesgan_layer_table,
-                                        label_code, recognition_layer_table)
+from fer_core.methods.fesr_nets import (D_img, D_z, FESGANConfig, Generator, IdentityExtractor, R, RConfig,
+                                        fesgan_layer_table, label_code, recognition_layer_table, train_identity_net)
 from fer_core.nets.lightcnn import LightCNN29v2
-from fer_core.train import CHECKPOINT_FORMAT, CHECKPOINT_NAME, Method, StepContext, fit
+from fer_core.train import CHECKPOINT_FORMAT, CHECKPOINT_NAME, Method, StepContext
 
 __all__ = [
     "FESRConfig", "FESR", "VARIANTS", "ABLATIONS", "FESGAN_VARIANTS", "fesr_variant", "IdentityExtractor",
@@ -206,7 +206,8 @@ def same_class_partner(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 class FESRConfig:
     """Training hyper-parameters and variant switches of FESR (Section IV-B, Algorithm 1).
 
-    ``lambdas`` are λ1..λ6 of Eqs. (22)-(26); ``lr``/``betas`` Adam for every network;
+    ``lambdas`` are λ1..λ6 of Eqs. (22)-(26); ``lr``/``betas`` Adam for every network
+    (``lr_R``, when set, for ``R`` only: short CPU profiles may need a faster ``R``);
     ``batch_size`` is what the paper used (pass it to ``fit``); ``P_pre`` the pre-training
     iterations. The switches below are set by :func:`fesr_variant`.
     """
@@ -216,6 +217,7 @@ class FESRConfig:
     variant: str = "FESR_JL"
     P_pre: int = 0
     lr: float = 1e-4
+    lr_R: float | None = None
     betas: tuple[float, float] = (0.5, 0.999)
     lambdas: tuple[float, float, float, float, float, float] = (1.0, 10.0, 5.0, 1.0, 1.0, 0.001)
     lambda_gp: float = 10.0
@@ -273,73 +275,6 @@ def fesr_variant(name: str, **options: Any) -> FESRConfig:
     return FESRConfig(**{**options, **VARIANTS[name], "variant": name})
 
 
-# ---------------------------------------------------------------------------- identity extractor F_id
-
-
-class IdentityExtractor(nn.Module):
-    """``F_id`` of Eq. (12): a frozen LightCNN-29 v2 in eval mode, ``(B, c, S, S)`` in [-1, 1] -> ``(B, D)``.
-
-    ``source`` says whether it holds the published weights or a stand-in trained here.
-    """
-
-    def __init__(self, net: LightCNN29v2):
-        super().__init__()
-        self.net = net
-        self.source = net.source
-        self.requires_grad_(False)
-        self.eval()
-
-    def train(self, mode: bool = True) -> "IdentityExtractor":
-        return super().train(False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.features(x)
-
-
-class _IdentityTraining(Method):
-    def __init__(self, net: LightCNN29v2, lr: float):
-        self.nets = nn.ModuleDict({"F_id": net})
-        self.optimizers = {"F_id": torch.optim.Adam(net.parameters(), lr=lr)}
-        self.schedulers = {}
-
-    def step(self, batch: dict, ctx: StepContext) -> dict[str, torch.Tensor]:
-        with ctx.autocast():
-            logits = self.nets["F_id"].logits(batch["image"])
-            loss = F.cross_entropy(logits, batch["identity"])
-        ctx.update("F_id", loss)
-        return {"loss_id": loss, "acc_id": (logits.argmax(1) == batch["identity"]).float().mean()}
-
-
-def train_identity_net(dataset: Dataset, *, steps: int, batch_size: int = 32, lr: float = 1e-3,
-                       widths: Sequence[int] = (16, 32, 48, 32, 32), layers: Sequence[int] = (1, 1, 1, 1),
-                       feature_dim: int = 128, seed: int = 0, run_dir: str | Path | None = None,
-                       device: str | torch.device = "auto", progress: bool = True) -> LightCNN29v2:
-    """Train a stand-in ``F_id``: a LightCNN-29 v2 layout classifying the *training* identities.
-
-    Used when no published LightCNN weights are given. ``dataset`` items need ``"image"``
-    ``(C, S, S)`` in [-1, 1] and ``"identity"``; the number of classes is
-    ``len(dataset.subjects)`` when the dataset has it. With ``run_dir`` the training is
-    checkpointed by :func:`~fer_core.train.fit` and a finished run is simply reloaded.
-
-    Returns:
-        the trained network (``num_classes`` set, so ``logits`` works) with ``source`` and
-        ``train_accuracy`` (last logged batch accuracy) attributes.
-    """
-    probe = dataset[0]["image"]
-    subjects = getattr(dataset, "subjects", None)
-    n_ids = len(subjects) if subjects is not None else 1 + max(int(dataset[i]["identity"]) for i in range(len(dataset)))
-    torch.manual_seed(seed)
-    net = LightCNN29v2(in_channels=probe.shape[0], widths=widths, layers=layers, input_size=probe.shape[-1],
-                       feature_dim=feature_dim, num_classes=n_ids)
-    result = fit(_IdentityTraining(net, lr), dataset, steps=steps, batch_size=batch_size, run_dir=run_dir, seed=seed,
-                 device=device, progress=progress, desc="F_id")
-    net.cpu().eval()
-    net.train_accuracy = float(result.metrics.get("acc_id", float("nan")))
-    net.source = (f"stand-in identity net (LightCNN-29 v2 layout, widths {tuple(widths)}, blocks {tuple(layers)}) "
-                  f"trained from scratch on {n_ids} training identities for {steps} steps")
-    return net
-
-
 # ---------------------------------------------------------------------------- the method
 
 
@@ -390,7 +325,8 @@ class FESR(Method):
             nets["R"] = R(c.r, stem_from=R_stem)
         self.nets = nn.ModuleDict(nets)
         self.identity_source = nets["F_id"].source if "F_id" in nets else "not used"
-        self.optimizers = {k: torch.optim.Adam([p for p in m.parameters() if p.requires_grad], lr=c.lr, betas=c.betas)
+        self.optimizers = {k: torch.optim.Adam([p for p in m.parameters() if p.requires_grad], betas=c.betas,
+                                               lr=c.lr_R if k == "R" and c.lr_R is not None else c.lr)
                            for k, m in nets.items() if k != "F_id"}
         self.schedulers = {}
 
@@ -502,6 +438,9 @@ class FESR(Method):
         return stats, (x_pf, y_pf)
 
 
+_SAME_STAGE_ONE = {"FG", "FESR_JL", "FESR_SL", "FESR_JL-IL", "FESR_JL-RDBP", "FESR_Real"}
+
+
 def continue_from_pretraining(method: FESR, pretrained: str | Path, run_dir: str | Path) -> int:
     """Start ``method``'s run in ``run_dir`` from another run's stage-1 checkpoint.
 
@@ -515,7 +454,8 @@ def continue_from_pretraining(method: FESR, pretrained: str | Path, run_dir: str
     Returns the step it starts from.
 
     Raises:
-        ValueError: the checkpoint is past ``P_pre``, or ``run_dir`` already has a checkpoint.
+        ValueError: the checkpoint is past ``P_pre``, comes from a variant with another stage 1
+            (e.g. FG-IP), or ``run_dir`` already has a checkpoint.
     """
     src = Path(pretrained)
     src = src / CHECKPOINT_NAME if src.is_dir() else src
@@ -524,6 +464,10 @@ def continue_from_pretraining(method: FESR, pretrained: str | Path, run_dir: str
         raise ValueError(f"{dst} exists already; fit() will resume from it (delete it to start over)")
     state = load_checkpoint(src)
     step, c = int(state["step"]), method.config
+    source_variant = state.get("extra", {}).get("variant", "FG")
+    if source_variant not in _SAME_STAGE_ONE:
+        raise ValueError(f"{src} was written by {source_variant!r}, whose stage 1 differs from FESR's; "
+                         f"pre-train with one of {sorted(_SAME_STAGE_ONE)}")
     if not c.synthesis or step > c.P_pre:
         raise ValueError(f"{src} is at step {step}; {c.variant} (P_pre={c.P_pre}) can only start from a "
                          "pre-training checkpoint at or before P_pre")
@@ -534,8 +478,10 @@ def continue_from_pretraining(method: FESR, pretrained: str | Path, run_dir: str
     if missing:
         raise ValueError(f"{src} lacks {missing[:3]}...; was it written by a FESGAN of the same configuration?")
     optimizers = {k: (state["optimizers"][k] if k in shared else o.state_dict()) for k, o in method.optimizers.items()}
-    save_checkpoint({"format": CHECKPOINT_FORMAT, "step": step, "nets": nets, "optimizers": optimizers,
-                     "schedulers": {}, "extra": method.extra_state(), "rng": state["rng"]}, dst)
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{src} is not a fer-book training checkpoint (format {state.get('format')!r})")
+    # every other field (RNG states, world size) carries over unchanged
+    save_checkpoint({**state, "nets": nets, "optimizers": optimizers, "schedulers": {}, "extra": method.extra_state()}, dst)
     return step
 
 

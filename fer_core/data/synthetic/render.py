@@ -28,12 +28,11 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from fer_core.data.synthetic.face import brow_curve  # noqa: F401  (documented companion of the eye code)
 
-__all__ = ["render", "project", "rotation", "noise_bank", "LUMA"]
+__all__ = ["render", "project", "rotation", "noise_bank", "LUMA", "N_BANK"]
 
 LUMA = np.array([0.299, 0.587, 0.114])
-_N_BANK = 61
+N_BANK = 61
 _BANKS: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]] = {}
 
 
@@ -76,9 +75,9 @@ def noise_bank(size: int, device: torch.device | str = "cpu") -> tuple[torch.Ten
     key = (size, str(device))
     if key not in _BANKS:
         g = torch.Generator().manual_seed(9157 + size)
-        white = torch.randn(_N_BANK, size, size, generator=g)
+        white = torch.randn(N_BANK, size, size, generator=g)
         k = max(1, size // 32)
-        smooth = torch.nn.functional.avg_pool2d(torch.randn(_N_BANK, 1, size + 2 * k, size + 2 * k, generator=g),
+        smooth = torch.nn.functional.avg_pool2d(torch.randn(N_BANK, 1, size + 2 * k, size + 2 * k, generator=g),
                                                 (4 * k + 1, k + 1), stride=1, padding=(2 * k, 0))[:, 0, k:k + size, :size]
         smooth = smooth / smooth.std(dim=(1, 2), keepdim=True)
         _BANKS[key] = (white.to(device), smooth.contiguous().to(device))
@@ -95,9 +94,9 @@ def _union_box(pts: np.ndarray, margin: float, size: int) -> tuple[int, int, int
     return max(r0, 0), min(r1, size), max(c0, 0), min(c1, size)
 
 
-def _support_points(p, s, which: str) -> tuple[np.ndarray, np.ndarray]:
+def _support_points(p, which: str) -> tuple[np.ndarray, np.ndarray]:
     """Frontal ``(u, v)`` grid (B, 25) covering the texture-space support of a feature group."""
-    B = len(p["ax"])
+    B, s = len(p["ax"]), p
     if which == "eyes":  # full face width: the glasses' arms reach the ears
         u_hi = p["ax"] + 0.02
         v_lo = s["ey"] + np.minimum(np.minimum(s["bv_in"], s["bv_out"]) - np.abs(s["arch"]), -1.25 * s["ew"]) - 0.07
@@ -135,19 +134,14 @@ class _Grid:
 
 
 def _soft(x: torch.Tensor, inv_px: float) -> torch.Tensor:
-    """Anti-aliased coverage of the region ``x > 0`` (x a signed distance in normalised units)."""
+    """Anti-aliased coverage of the region ``x > 0`` (``x`` a signed distance in normalised units), in place."""
     return x.mul_(inv_px).add_(0.5).clamp_(0.0, 1.0)
 
 
-def _lerp_(dst: torch.Tensor, colour: torch.Tensor, alpha: torch.Tensor) -> None:
-    """``dst += alpha * (colour - dst)`` in place; dst ``(B, C, h, w)``, alpha ``(B, h, w)``."""
-    dst.add_((colour - dst).mul_(alpha.unsqueeze(1)))
-
-
 def _lines(phase: torch.Tensor, width: float) -> torch.Tensor:
-    """Periodic soft lines at integer ``phase``; ``width`` is the line width as a fraction of the period."""
+    """Periodic soft lines at half-integer ``phase``; ``width`` is the line width as a fraction of the period."""
     f = phase - torch.floor(phase)
-    return (f - 0.5).abs_().mul_(-2.0 / width).add_(1.0).clamp_(0.0, 1.0)
+    return f.sub_(0.5).abs_().mul_(-2.0 / width).add_(1.0).clamp_(0.0, 1.0)
 
 
 def render(P: Mapping[str, np.ndarray], *, size: int, channels: int, device: torch.device | str = "cpu",
@@ -156,12 +150,12 @@ def render(P: Mapping[str, np.ndarray], *, size: int, channels: int, device: tor
 
     Args:
         P: per-sample parameters, one row per face (assembled by :class:`~fer_core.data.synthetic.world.FaceWorld`):
-            identity ``p`` fields, feature shapes ``s`` (see :func:`~fer_core.data.synthetic.face.feature_shapes`),
+            identity fields, feature shapes (see :func:`~fer_core.data.synthetic.face.feature_shapes`),
             ``lm3d`` ``(B, 68, 3)``, pose ``yaw``/``pitch``/``roll`` (degrees), ``scale``, ``tx``, ``ty`` and the
             scene nuisances.
         size: output side S in pixels; channels: 3 (RGB) or 1 (luma).
         slices: evaluate each feature only on the rows/columns that can hold it (faster;
-            ``False`` evaluates everything everywhere, giving the same image).
+            ``False`` evaluates everything everywhere and gives the same image).
 
     Returns:
         ``images`` ``(B, channels, S, S)`` float32 in [-1, 1] on ``device`` and
@@ -169,147 +163,141 @@ def render(P: Mapping[str, np.ndarray], *, size: int, channels: int, device: tor
         (pixel ``j`` has its centre at coordinate ``j``).
     """
     device = torch.device(device)
-    B = len(P["yaw"])
-    S = size
+    B, S = len(P["yaw"]), size
     px = 2.0 / S
     inv_px = 1.0 / px
     R = rotation(P["yaw"], P["pitch"], P["roll"])
     lm = project(P["lm3d"], R, P["scale"], P["tx"], P["ty"])
-    ax, ay, az = P["ax"], P["ay"], P["az"]
-    inv_a2 = np.stack([1 / ax ** 2, 1 / ay ** 2, 1 / az ** 2], 1)
-    M = {}
-    for i in range(3):
-        for j in range(i, 3):
-            M[f"M{i}{j}"] = R[:, i, 0] * R[:, j, 0] * inv_a2[:, 0] + R[:, i, 1] * R[:, j, 1] * inv_a2[:, 1] + \
-                R[:, i, 2] * R[:, j, 2] * inv_a2[:, 2]
-    # light direction in the head frame (the light is fixed to the camera)
-    lcam = _light(P)
-    lh = np.stack([R[:, 0, k] * lcam[:, 0] + R[:, 1, k] * lcam[:, 1] + R[:, 2, k] * lcam[:, 2] for k in range(3)], 1)
-    s = P
-    mean_a = (ax + ay + az) / 3
-    # nose segment in image space: bridge (27) -> tip (30), and the side its shadow falls on
-    nose_a, nose_b = lm[:, 27], lm[:, 30]
-    seg = nose_b - nose_a
-    seg_len = np.sqrt(seg[:, 0] ** 2 + seg[:, 1] ** 2) + 1e-6
-    side = np.where(P["yaw"] + 25.0 * lcam[:, 0] >= 0, 1.0, -1.0)
-    cols = {
-        "tx": P["tx"], "ty": P["ty"], "inv_s": 1 / P["scale"], **M,
-        "R00": R[:, 0, 0], "R01": R[:, 0, 1], "R02": R[:, 0, 2], "R10": R[:, 1, 0], "R11": R[:, 1, 1],
-        "R12": R[:, 1, 2], "R20": R[:, 2, 0], "R21": R[:, 2, 1], "R22": R[:, 2, 2],
-        "edge": mean_a ** 3 / 2 * inv_px, "inv_ax2": inv_a2[:, 0], "inv_ay2": inv_a2[:, 1], "inv_az2": inv_a2[:, 2],
-        "inv_ax4": inv_a2[:, 0] ** 2, "inv_ay4": inv_a2[:, 1] ** 2, "inv_az4": inv_a2[:, 2] ** 2,
-        "lx": lh[:, 0], "ly": lh[:, 1], "lz": lh[:, 2], "amb": P["ambient"], "dif": P["diffuse"], "inv_az": 1 / az,
-        "cr": _cos(P["roll"]), "sr": _sin(P["roll"]), "neck_w": P["neck_w"],
-        "neck_top": 0.45 * ay,
-        "ex": s["ex"], "ey": s["ey"], "ew": s["ew"], "inv_ew": 1 / s["ew"], "hu": s["hu"], "hl": s["hl"],
-        "tilt": -0.35 * s["tilt"], "iris": s["iris"], "pupil": 0.45 * s["iris"], "ic": (s["eh_lo"] - s["eh_up"]) / 2,
-        "b_mid": (s["b_in"] + s["b_out"]) / 2, "b_half": (s["b_out"] - s["b_in"]) / 2,
-        "inv_b_half": 2 / (s["b_out"] - s["b_in"]), "bv_in": s["bv_in"], "bv_out": s["bv_out"], "arch": s["arch"],
-        "brow_th": s["brow_th"], "brow_a": s["brow_dark"],
-        "my": s["my"], "mw": s["mw"], "inv_mw": 1 / s["mw"], "ca": (s["cl"] + s["cr"]) / 2, "cd": (s["cr"] - s["cl"]) / 2,
-        "ou": s["ou"], "ol": s["ol"], "lu": s["lu"], "ll": s["ll"],
-        "teeth": np.clip((s["ou"] + s["ol"] - 0.025) / 0.02, 0, 1),
-        "wr_temporal": 0.45 * s["temporal_wr"], "wr_below": 0.40 * s["below_wr"], "wr_nasal": 0.45 * s["nasal_wr"],
-        "wr_forehead": 0.30 * s["forehead_wr"], "wr_glabella": 0.45 * s["glabella"], "fold": 0.45 * s["nasolabial"],
-        "cheek": 0.22 * s["cheek"], "dim_l": 0.5 * s["dimple_l"], "dim_r": 0.5 * s["dimple_r"],
-        "nose_y": s["nose_y"], "nose_w": s["nose_w"],
-        "hairline": s["hairline"], "hair_curve": s["hair_curve"] / ax ** 2, "hair_side": s["hair_side"],
-        "hair_low": s["hair_low"], "beard": s["beard"], "glasses": s["glasses"],
-        "n_ax": nose_a[:, 0], "n_ay": nose_a[:, 1], "n_dx": seg[:, 0] / seg_len, "n_dy": seg[:, 1] / seg_len,
-        "n_len": seg_len, "n_side": side * s["nose_w"] * P["scale"] * 0.55, "n_dark": 0.10 + 0.18 * P["diffuse"],
-        "nos_lx": lm[:, 32, 0], "nos_ly": lm[:, 32, 1], "nos_rx": lm[:, 34, 0], "nos_ry": lm[:, 34, 1],
-        "nos_r": 0.022 * P["scale"], "bg_c": _cos(P["bg_angle"]), "bg_s": _sin(P["bg_angle"]), "bg_k": P["bg_sharp"],
-        "noise": P["noise"] / math.sqrt(2.0), "out_gain": 2.0 * P["gain"], "out_bias": 2.0 * P["bias"] - 1.0,
-    }
-    g = _Grid(cols, device)
+    g = _Grid(_columns(P, R, lm, inv_px), device)
     colour = _colours(P, channels, device)
 
-    ys = (torch.arange(S, device=device, dtype=torch.float32) * px + (px / 2 - 1.0))
-    xg = ys.view(1, 1, S)
-    yg = ys.view(1, S, 1)
+    coords = torch.arange(S, device=device, dtype=torch.float32) * px + (px / 2 - 1.0)
+    xg, yg = coords.view(1, 1, S), coords.view(1, S, 1)
     qx = (xg - g.tx) * g.inv_s                                    # (B, 1, S)
     qy = (yg - g.ty) * g.inv_s                                    # (B, S, 1)
-    # ray / ellipsoid intersection (quadratic in the depth z)
-    b = g.M02 * qx + g.M12 * qy                                   # (B, S, S)
-    c = (g.M00 * qx * qx) + (g.M11 * qy * qy - 1.0) + (2.0 * g.M01 * qx) * qy
-    disc = b * b - g.M22 * c
-    head_a = (disc * g.edge).add_(0.5).clamp_(0.0, 1.0)
-    z = disc.clamp_(min=0.0).sqrt_().sub_(b).div_(g.M22)
-    u = g.R00 * qx + g.R10 * qy + g.R20 * z
-    v = g.R01 * qx + g.R11 * qy + g.R21 * z
-    w = g.R02 * qx + g.R12 * qy + g.R22 * z
-    del b, c, z
+    # ray / ellipsoid intersection: a quadratic in the depth z of the visible surface point
+    b = g.M02 * qx + g.M12 * qy
+    c = (g.M01x2 * qx) * qy
+    c.add_(g.M00 * qx * qx).add_(g.M11 * qy * qy - 1.0)
+    disc = (b * b).sub_(c.mul_(g.M22))
+    head = (disc * g.edge).add_(0.5).clamp_(0.0, 1.0)
+    z = disc.clamp_(min=0.0).sqrt_().sub_(b).mul_(g.inv_M22)
+    u = (g.R20 * z).add_(g.R00 * qx + g.R10 * qy)
+    v = (g.R21 * z).add_(g.R01 * qx + g.R11 * qy)
+    w = z.mul_(g.R22).add_(g.R02 * qx + g.R12 * qy)
+    del b, c, disc, z
 
-    # --- background and neck
-    C = channels
-    t = (g.bg_c * xg + g.bg_s * yg).mul_(g.bg_k).add_(0.5).clamp_(0.0, 1.0)
-    img = colour["bg0"] + (colour["bg1"] - colour["bg0"]) * t.unsqueeze(1)
-    qxr = g.cr * qx + g.sr * qy
-    qyr = g.cr * qy - g.sr * qx
-    neck = _soft(g.neck_w - qxr.abs(), inv_px) * _soft(qyr - g.neck_top, inv_px)
-    _lerp_(img, colour["neck"], neck)
-    del t, qxr, qyr, neck
+    # lighting: Lambert on the ellipsoid normal, darker towards the silhouette
+    nn_ = (u * u).mul_(g.inv_ax4).add_((v * v).mul_(g.inv_ay4)).add_((w * w).mul_(g.inv_az4)).sqrt_().clamp_(min=1e-6)
+    shade = (u * g.lx).add_(v * g.ly).add_(w * g.lz).div_(nn_).clamp_(min=0.0).mul_(g.dif).add_(g.amb)
+    shade.mul_((w * g.rim).add_(0.7).clamp_(max=1.0))
+    del nn_
 
-    # --- albedo of the head surface
+    # hair (top, sides, back) and beard share the hair colour; a streaky texture
     white, smooth = noise_bank(S, device)
-    k1 = torch.from_numpy(P["noise_k"][:, 0]).to(device)
-    k2 = torch.from_numpy(P["noise_k"][:, 1]).to(device)
-    tex = smooth[k1]                                              # hair / beard / skin texture
-    A = colour["skin"].expand(B, C, S, S) * (1.0 + 0.04 * tex.unsqueeze(1))
-    hv = g.hairline + g.hair_curve * u * u
-    hair_top = _soft(hv - v, inv_px)
-    hair_side = _soft(g.hair_side * (1.0 / g.inv_az) - w, inv_px).mul_(_soft(g.hair_low - v, inv_px))
-    hair = torch.maximum(hair_top, hair_side)
-    _lerp_(A, colour["hair"] * (1.0 + 0.18 * tex.unsqueeze(1)), hair)
-    del hv, hair_top, hair_side
+    tex = smooth.index_select(0, torch.from_numpy(P["noise_k"][:, 0]).to(device))
+    hair = _soft((g.hairline + g.hair_curve * u * u).sub_(v), inv_px)
+    side = _soft(g.hair_side - w, inv_px).mul_(_soft(g.hair_low - v, inv_px))
+    hair = torch.maximum(hair, side)
+    del side
+    if P["beard"].any():
+        beard = _soft(v - g.beard_top, inv_px).mul_(_soft(w * g.inv_az - 0.25, inv_px))
+        beard.mul_((tex * 0.25 + 0.75).clamp_(0.0, 1.0)).mul_(g.beard)
+        hair = torch.maximum(hair, beard)
+        del beard
+    A = colour["skin"] * (1.0 - hair).unsqueeze(1)
+    A.add_(colour["hair"] * (hair * (tex * 0.18 + 1.0)).unsqueeze(1))
+    shade.mul_(tex * 0.015 + 1.0)
+    del hair, tex
     au = u.abs()
 
     def box(which):
         if not slices:
             return slice(None), slice(None)
-        uu, vv = _support_points(P, P, which)
+        uu, vv = _support_points(P, which)
         X = np.stack([uu, vv, _depth(P, uu, vv)], -1)
         r0, r1, c0, c1 = _union_box(project(X, R, P["scale"], P["tx"], P["ty"]), 0.04, S)
         return slice(r0, max(r1, r0)), slice(c0, max(c1, c0))
 
-    # beard (below the nose, on the face), drawn before the mouth so lips cover it
-    if P["beard"].any():
-        beard = _soft(v - (g.nose_y + 0.055), inv_px).mul_(_soft(w * g.inv_az - 0.25, inv_px))
-        beard.mul_(g.beard).mul_((0.75 + 0.25 * tex).clamp_(0.0, 1.0))
-        _lerp_(A, colour["hair"], beard)
-        del beard
-
-    # --- eye region: eyes, brows, wrinkles, cheeks, glasses
     rs, cs = box("eyes")
-    _eye_region(A, g, colour, au[:, rs, cs], u[:, rs, cs], v[:, rs, cs], w[:, rs, cs], A[:, :, rs, cs], inv_px, P)
+    _eye_region(g, colour, au[:, rs, cs], v[:, rs, cs], A[:, :, rs, cs], shade[:, rs, cs], inv_px,
+                bool(P["glasses"].any()))
     rs, cs = box("forehead")
-    vv = v[:, rs, cs]
-    fw = (1.0 - ((vv - (g.ey + g.bv_in - 0.10)) * (1 / 0.085)).abs_()).clamp_(0.0, 1.0)
-    fw.mul_((1.0 - au[:, rs, cs] * (1 / 0.28)).clamp_(0.0, 1.0)).mul_(g.wr_forehead)
-    fw.mul_(_lines(vv * (1 / 0.045), 0.35))
-    A[:, :, rs, cs].mul_(1.0 - fw.unsqueeze(1))
-    del fw, vv
+    _forehead(g, au[:, rs, cs], v[:, rs, cs], shade[:, rs, cs])
     rs, cs = box("mouth")
-    _mouth_region(g, colour, au[:, rs, cs], u[:, rs, cs], v[:, rs, cs], A[:, :, rs, cs], inv_px)
-
-    # --- shading (Lambert on the ellipsoid normal, darker towards the silhouette)
-    nn_ = (u * u).mul_(g.inv_ax4).add_((v * v).mul_(g.inv_ay4)).add_((w * w).mul_(g.inv_az4)).sqrt_()
-    ndl = (u * (g.lx * g.inv_ax2)).add_(v * (g.ly * g.inv_ay2)).add_(w * (g.lz * g.inv_az2)).div_(nn_.clamp_(min=1e-6))
-    shade = ndl.clamp_(min=0.0).mul_(g.dif).add_(g.amb)
-    shade.mul_((w * g.inv_az).mul_(0.6).add_(0.7).clamp_(max=1.0))
-    A.mul_(shade.unsqueeze(1))
-    del nn_, ndl, shade
-
-    # --- nose (image space, after shading: it casts its own shadows)
+    _mouth_region(g, colour, au[:, rs, cs], u[:, rs, cs], v[:, rs, cs], A[:, :, rs, cs], shade[:, rs, cs], inv_px)
     rs, cs = _nose_box(lm, P, S) if slices else (slice(None), slice(None))
-    _nose(A[:, :, rs, cs], g, xg[..., cs], yg[:, rs], inv_px)
+    _nose(g, xg[..., cs], yg[:, rs], shade[:, rs, cs], inv_px)
+    del u, v, w, au
 
-    # --- composite, gain/bias, noise
-    _lerp_(img, A, head_a)
-    noise = white[k1] + white[k2].transpose(1, 2)
-    img.mul_(g.out_gain.unsqueeze(1)).add_(g.out_bias.unsqueeze(1)).add_((noise * g.noise).unsqueeze(1)).clamp_(-1.0, 1.0)
+    # composite head over neck over a two-colour background; gain, noise, [-1, 1]
+    t = (g.bg_c * xg + g.bg_s * yg).mul_(g.bg_k).add_(0.5).clamp_(0.0, 1.0)
+    qxr = g.cr * qx + g.sr * qy
+    qyr = g.cr * qy - g.sr * qx
+    neck = _soft(g.neck_w - qxr.abs_(), inv_px).mul_(_soft(qyr.sub_(g.neck_top), inv_px))
+    del qxr, qyr
+    rest = (1.0 - head).mul_(g.gain2)
+    neck.mul_(rest)
+    rest.sub_(neck)
+    bg1 = t.mul_(rest)
+    bg0 = rest.sub_(bg1)
+    img = A.mul_(head.mul_(shade).mul_(g.gain2).unsqueeze(1))
+    img.add_(colour["neck"] * neck.unsqueeze(1)).add_(colour["bg0"] * bg0.unsqueeze(1))
+    img.add_(colour["bg1"] * bg1.unsqueeze(1))
+    noise = white.index_select(0, torch.from_numpy(P["noise_k"][:, 1]).to(device)).mul_(g.noise).sub_(1.0)
+    img.add_(noise.unsqueeze(1)).clamp_(-1.0, 1.0)
     px_lm = ((lm + 1.0) * (S / 2) - 0.5).astype(np.float32)
     return img, px_lm
+
+
+def _columns(P, R, lm, inv_px) -> dict[str, np.ndarray]:
+    """Every per-sample scalar the pixel code needs (float64; cast once to the device)."""
+    ax, ay, az = P["ax"], P["ay"], P["az"]
+    ia = np.stack([1 / ax ** 2, 1 / ay ** 2, 1 / az ** 2], 1)
+    M = {}
+    for i in range(3):
+        for j in range(i, 3):
+            M[f"M{i}{j}"] = R[:, i, 0] * R[:, j, 0] * ia[:, 0] + R[:, i, 1] * R[:, j, 1] * ia[:, 1] + \
+                R[:, i, 2] * R[:, j, 2] * ia[:, 2]
+    lcam = _light(P)  # the light is fixed to the camera; express it in the head frame
+    lh = np.stack([R[:, 0, k] * lcam[:, 0] + R[:, 1, k] * lcam[:, 1] + R[:, 2, k] * lcam[:, 2] for k in range(3)], 1)
+    mean_a = (ax + ay + az) / 3
+    nose_a, nose_b = lm[:, 27], lm[:, 30]
+    seg = nose_b - nose_a
+    seg_len = np.sqrt(seg[:, 0] ** 2 + seg[:, 1] ** 2) + 1e-6
+    side = np.where(P["yaw"] + 25.0 * lcam[:, 0] >= 0, 1.0, -1.0)
+    sc = P["scale"]
+    return {
+        "tx": P["tx"], "ty": P["ty"], "inv_s": 1 / sc, "M00": M["M00"], "M11": M["M11"], "M01x2": 2 * M["M01"],
+        "M02": M["M02"], "M12": M["M12"], "M22": M["M22"], "inv_M22": 1 / M["M22"],
+        **{f"R{i}{j}": R[:, i, j] for i in range(3) for j in range(3)},
+        "edge": mean_a ** 3 / 2 * inv_px,
+        "inv_ax4": ia[:, 0] ** 2, "inv_ay4": ia[:, 1] ** 2, "inv_az4": ia[:, 2] ** 2,
+        "lx": lh[:, 0] * ia[:, 0], "ly": lh[:, 1] * ia[:, 1], "lz": lh[:, 2] * ia[:, 2],
+        "amb": P["ambient"], "dif": P["diffuse"], "inv_az": 1 / az, "rim": 0.6 / az,
+        "cr": _cos(P["roll"]), "sr": _sin(P["roll"]), "neck_w": P["neck_w"], "neck_top": 0.45 * ay,
+        "hairline": P["hairline"], "hair_curve": P["hair_curve"] / ax ** 2, "hair_side": P["hair_side"] * az,
+        "hair_low": P["hair_low"], "beard": P["beard"], "beard_top": P["nose_y"] + 0.055,
+        "ex": P["ex"], "ey": P["ey"], "ew": P["ew"], "inv_ew": 1 / P["ew"], "hu": P["hu"], "hl": P["hl"],
+        "tilt": -0.35 * P["tilt"], "iris": P["iris"], "pupil": 0.45 * P["iris"], "ic": (P["eh_lo"] - P["eh_up"]) / 2,
+        "iris_g": 0.8 * (P["iris_rgb"][:, 0] * LUMA[0] + P["iris_rgb"][:, 1] * LUMA[1] + P["iris_rgb"][:, 2] * LUMA[2]),
+        "sclera_g": 0.80 + 0.12 * P["ambient"],
+        "b_mid": (P["b_in"] + P["b_out"]) / 2, "b_half": (P["b_out"] - P["b_in"]) / 2,
+        "inv_b_half": 2 / (P["b_out"] - P["b_in"]), "bv_in": P["bv_in"], "bv_out": P["bv_out"], "arch": P["arch"],
+        "brow_th": P["brow_th"], "brow_a": P["brow_dark"], "glasses": P["glasses"],
+        "my": P["my"], "mw": P["mw"], "inv_mw": 1 / P["mw"], "ca": (P["cl"] + P["cr"]) / 2,
+        "cd": (P["cr"] - P["cl"]) / 2, "ou": P["ou"], "ol": P["ol"], "lu": P["lu"], "ll": P["ll"],
+        "teeth": np.clip((P["ou"] + P["ol"] - 0.025) / 0.02, 0, 1),
+        "wr_temporal": 0.45 * P["temporal_wr"], "wr_below": 0.40 * P["below_wr"], "wr_nasal": 0.45 * P["nasal_wr"],
+        "wr_forehead": 0.30 * P["forehead_wr"], "wr_glabella": 0.45 * P["glabella"], "fold": 0.45 * P["nasolabial"],
+        "cheek": 0.22 * P["cheek"], "dim_l": 0.5 * P["dimple_l"], "dim_r": 0.5 * P["dimple_r"],
+        "nose_y": P["nose_y"], "nose_w": P["nose_w"],
+        "n_ax": nose_a[:, 0], "n_ay": nose_a[:, 1], "n_dx": seg[:, 0] / seg_len, "n_dy": seg[:, 1] / seg_len,
+        "inv_n_len": 1 / seg_len, "n_side": side * P["nose_w"] * sc * 0.55, "n_dark": 0.12 + 0.25 * P["diffuse"],
+        "nos_lx": lm[:, 32, 0], "nos_ly": lm[:, 32, 1], "nos_rx": lm[:, 34, 0], "nos_ry": lm[:, 34, 1],
+        "nos_r": 0.022 * sc, "bg_c": _cos(P["bg_angle"]), "bg_s": _sin(P["bg_angle"]), "bg_k": P["bg_sharp"],
+        "noise": P["noise"], "gain2": 2.0 * P["gain"],
+    }
 
 
 def _cos(deg) -> np.ndarray:
@@ -339,19 +327,10 @@ def _nose_box(lm: np.ndarray, P, S: int) -> tuple[slice, slice]:
 
 
 def _colours(P, channels: int, device) -> dict[str, torch.Tensor]:
+    """Per-sample colours ``(B, C, 1, 1)`` in [0, 1] (luma when ``channels == 1``)."""
     skin = P["skin"]
-    cols = {
-        "skin": skin, "hair": P["hair"], "iris": P["iris_rgb"], "lip": P["lip"],
-        "sclera": np.broadcast_to(np.array([0.93, 0.92, 0.90]), skin.shape) * (0.85 + 0.15 * P["ambient"][:, None]),
-        "pupil": np.broadcast_to(np.array([0.03, 0.03, 0.04]), skin.shape),
-        "lash": P["hair"] * 0.35 + 0.02,
-        "cavity": np.broadcast_to(np.array([0.22, 0.06, 0.07]), skin.shape),
-        "teeth": np.broadcast_to(np.array([0.92, 0.90, 0.84]), skin.shape),
-        "frame": np.broadcast_to(np.array([0.08, 0.08, 0.10]), skin.shape),
-        "lens": np.broadcast_to(np.array([0.75, 0.82, 0.90]), skin.shape),
-        "neck": skin * 0.72,
-        "bg0": P["bg0"], "bg1": P["bg1"],
-    }
+    cols = {"skin": skin, "hair": P["hair"], "brow": P["hair"] * 0.6 + 0.01, "lip": P["lip"], "neck": skin * 0.72,
+            "bg0": P["bg0"], "bg1": P["bg1"]}
     names = list(cols)
     mat = np.stack([np.asarray(cols[n], dtype=np.float64) for n in names], 1)  # (B, K, 3)
     if channels == 1:
@@ -360,107 +339,126 @@ def _colours(P, channels: int, device) -> dict[str, torch.Tensor]:
     return {n: t[:, k, :, None, None] for k, n in enumerate(names)}
 
 
-def _eye_region(A_full, g, colour, au, u, v, w, A, inv_px, P) -> None:
+def _over(A: torch.Tensor, alpha: torch.Tensor, colour: torch.Tensor) -> None:
+    """``A = A (1 - alpha) + colour * alpha`` in place; A ``(B, C, h, w)``, alpha ``(B, h, w)``, colour ``(B, C, 1, 1)``."""
+    a = alpha.unsqueeze(1)
+    A.mul_(1.0 - a).add_(colour * a)
+
+
+def _over_grey(A: torch.Tensor, alpha: torch.Tensor, premult: torch.Tensor) -> None:
+    """``A = A (1 - alpha) + premult``: a grey layer given premultiplied (value * alpha), one op per channel."""
+    A.mul_((1.0 - alpha).unsqueeze(1)).add_(premult.unsqueeze(1))
+
+
+def _eye_region(g, colour, au, v, A, shade, inv_px, glasses: bool) -> None:
     """Eyes, brows, eye-region wrinkles, cheeks and glasses on a slice (mirrored about the midline)."""
-    del A_full, P
     du = au - g.ex
     dv = v - g.ey
     t = du * g.inv_ew
-    bump = 1.0 - t * t
+    bump = (t * t).neg_().add_(1.0)
     centre = du * g.tilt
     up = centre - g.hu * bump
-    lo = centre + g.hl * bump
+    lo = centre.add_(g.hl * bump)
     eye = _soft(torch.minimum(dv - up, lo - dv), inv_px)
-    # cheek raise: a brighter, rounder cheek under the eye
+    # multiplicative detail: cheek raise (brighter), wrinkles (darker)
     cdu = du * (1 / 0.10)
-    cdv = (dv - (g.hl + 0.11)) * (1 / 0.075)
-    cheek = (1.0 - cdu * cdu - cdv * cdv).clamp_(0.0, 1.0).mul_(g.cheek)
-    A.mul_(1.0 + cheek.unsqueeze(1))
-    # wrinkles: crow's feet (temporal), below the eyes, across the nose bridge, between the brows
-    dark = torch.zeros_like(du)
+    cdv = (dv - g.hl).sub_(0.11).mul_(1 / 0.075)
+    fac = (cdu.mul_(cdu)).add_(cdv.mul_(cdv)).neg_().add_(1.0).clamp_(0.0, 1.0).mul_(g.cheek).add_(1.0)
+    del cdu, cdv
     o = du - g.ew
-    win = (1.0 - (o - 0.035).abs_() * (1 / 0.045)).clamp_(0.0, 1.0) * (1.0 - dv.abs() * (1 / 0.065)).clamp_(0.0, 1.0)
-    dark.add_(win.mul_(g.wr_temporal).mul_(_lines(dv / (o + 0.6 * g.ew).clamp_(min=0.02) * 3.0, 0.4)))
+    win = _tent(o - 0.035, 0.045).mul_(_tent(dv, 0.065)).mul_(g.wr_temporal)
+    dark = win.mul_(_lines((o + 0.6 * g.ew).clamp_(min=0.02).reciprocal_().mul_(dv).mul_(3.0), 0.4))
     below = dv - lo
-    win = (1.0 - (below - 0.035).abs_() * (1 / 0.03)).clamp_(0.0, 1.0) * (bump * 1.5).clamp_(0.0, 1.0)
-    dark.add_(win.mul_(g.wr_below).mul_(_lines(below * (1 / 0.022), 0.4)))
-    win = (1.0 - au * (1 / 0.075)).clamp_(0.0, 1.0) * (1.0 - (dv - 0.05).abs_() * (1 / 0.055)).clamp_(0.0, 1.0)
-    dark.add_(win.mul_(g.wr_nasal).mul_(_lines(dv * (1 / 0.022), 0.45)))
-    win = (1.0 - au * (1 / 0.045)).clamp_(0.0, 1.0) * (1.0 - (dv - (g.bv_in + 0.005)).abs_() * (1 / 0.045)).clamp_(0.0, 1.0)
-    dark.add_(win.mul_(g.wr_glabella).mul_(_lines(au * (1 / 0.028) + 0.5, 0.4)))
-    A.mul_(1.0 - dark.clamp_(0.0, 0.8).unsqueeze(1))
-    del dark, win, below, o
-    # eyeball: sclera, iris, pupil, lash line
-    _lerp_(A, colour["sclera"], eye)
+    win = _tent(below - 0.035, 0.03).mul_((bump * 1.5).clamp_(0.0, 1.0)).mul_(g.wr_below)
+    dark.add_(win.mul_(_lines(below.mul_(1 / 0.022), 0.4)))
+    win = _tent(au, 0.075).mul_(_tent(dv - 0.05, 0.055)).mul_(g.wr_nasal)
+    dark.add_(win.mul_(_lines(dv * (1 / 0.022), 0.45)))
+    win = _tent(au, 0.045).mul_(_tent(dv - g.bv_in - 0.005, 0.045)).mul_(g.wr_glabella)
+    dark.add_(win.mul_(_lines(au * (1 / 0.028) + 0.5, 0.4)))
+    shade.mul_(fac.mul_(dark.clamp_(0.0, 0.8).neg_().add_(1.0)))
+    del fac, dark, win, below, o
+    # brows and the upper lash line (hair-coloured)
+    tb = (du - g.b_mid).mul_(g.inv_b_half)
+    cv = (g.bv_in * 0.5) * (1.0 - tb) + (g.bv_out * 0.5) * (1.0 + tb) - g.arch * (1.0 - tb * tb)
+    th = (tb * -0.3 + 1.0).mul_(g.brow_th)
+    brow = _soft(th.sub_((dv - cv).abs_()), inv_px).mul_(_soft(tb.abs_().neg_().add_(1.0).mul_(g.b_half), inv_px))
+    lash = (dv - up).abs_().mul_(-inv_px * 0.9).add_(1.0).clamp_(0.0, 1.0).mul_((bump * 4.0).clamp_(0.0, 1.0))
+    _over(A, torch.maximum(brow.mul_(g.brow_a), lash.mul_(0.85)), colour["brow"])
+    del brow, lash, cv, th, tb
+    # eyeball (grey): sclera, iris, pupil — then the glasses on top
     dvi = dv - g.ic
-    r = (du * du + dvi * dvi).sqrt_()
-    _lerp_(A, colour["iris"], _soft(g.iris - r, inv_px).mul_(eye))
-    _lerp_(A, colour["pupil"], _soft(g.pupil - r, inv_px).mul_(eye))
-    lash = (1.0 - (dv - up).abs_() * (inv_px * 0.9)).clamp_(0.0, 1.0).mul_((bump * 4.0).clamp_(0.0, 1.0))
-    _lerp_(A, colour["lash"], lash.mul_(0.85))
-    # brows
-    tb = (du - g.b_mid) * g.inv_b_half
-    cv = g.bv_in * (1.0 - tb) * 0.5 + g.bv_out * (1.0 + tb) * 0.5 - g.arch * (1.0 - tb * tb)
-    th = g.brow_th * (1.0 - 0.3 * tb)
-    brow = _soft(th - (dv - cv).abs_(), inv_px).mul_(_soft((1.0 - tb.abs()) * g.b_half, inv_px))
-    _lerp_(A, colour["hair"] * 0.7, brow.mul_(g.brow_a))
-    # glasses: two rims, a bridge, the temple arms (visible when the head turns)
-    if float(g.glasses.max()) > 0:
+    r = (du * du).add_(dvi.mul_(dvi)).sqrt_()
+    iris = _soft(g.iris - r, inv_px)
+    pupil = _soft(r.neg_().add_(g.pupil), inv_px)
+    grey = (iris * (g.iris_g - g.sclera_g)).add_(g.sclera_g).add_(pupil.mul_(iris).mul_(0.03 - g.iris_g))
+    alpha, premult = eye, grey.mul_(eye)
+    if glasses:
         rx, ry = 1.55 * g.ew, 1.1 * g.ew
         gv = dv + 0.005
-        rr = ((du * (1 / rx)) ** 2 + (gv * (1 / ry)) ** 2).sqrt_()
-        rim = _soft(0.011 - (rr - 1.0).abs_() * ry, inv_px)
-        lens = _soft((1.0 - rr) * ry, inv_px).mul_(0.12)
+        rr = (du * (1 / rx)).square_().add_((gv * (1 / ry)).square_()).sqrt_()
+        rim = _soft((rr - 1.0).abs_().mul_(ry).neg_().add_(0.011), inv_px)
+        lens = _soft((1.0 - rr).mul_(ry), inv_px).mul_(0.12)
         bridge = _soft(0.008 - (gv + 0.02).abs_(), inv_px).mul_(_soft(g.ex - rx + 0.006 - au, inv_px))
         arm = _soft(0.008 - (gv + 0.01).abs_(), inv_px).mul_(_soft(au - g.ex - rx + 0.004, inv_px))
         frame = torch.maximum(torch.maximum(rim, bridge), arm).mul_(g.glasses)
-        _lerp_(A, colour["lens"], lens.mul_(g.glasses))
-        _lerp_(A, colour["frame"], frame)
+        lens.mul_(g.glasses)
+        keep = (1.0 - lens).mul_(1.0 - frame)
+        premult = premult.mul_(keep).add_(lens.mul_(1.0 - frame).mul_(0.85)).add_(frame * 0.08)
+        alpha = 1.0 - (1.0 - alpha).mul_(keep)
+    _over_grey(A, alpha, premult)
 
 
-def _mouth_region(g, colour, au, u, v, A, inv_px) -> None:
+def _forehead(g, au, v, shade) -> None:
+    """Horizontal forehead lines (AU1/AU2)."""
+    fw = _tent(v - (g.ey + g.bv_in - 0.10), 0.085).mul_(_tent(au, 0.28)).mul_(g.wr_forehead)
+    shade.mul_(fw.mul_(_lines(v * (1 / 0.045), 0.35)).neg_().add_(1.0))
+
+
+def _mouth_region(g, colour, au, u, v, A, shade, inv_px) -> None:
     """Lips, mouth opening and teeth, nasolabial folds and dimples on a slice."""
-    # nasolabial fold: from beside the nose wing to beyond the mouth corner (mirrored)
     x1, y1 = g.nose_w + 0.02, g.nose_y + 0.03
-    x2, y2 = g.mw + 0.035, g.my + 0.035
-    dx, dy = x2 - x1, y2 - y1
+    dx, dy = g.mw + 0.015 - g.nose_w, g.my + 0.005 - g.nose_y
     ln = (dx * dx + dy * dy).sqrt()
     ux, uy = dx / ln, dy / ln
     rx, ry = au - x1, v - y1
-    along = (rx * ux + ry * uy) / ln
-    dist = (rx * uy - ry * ux).abs_()
-    fold = (1.0 - dist * (1 / 0.012)).clamp_(0.0, 1.0).mul_((along * (1.0 - along) * 5.0).clamp_(0.0, 1.0)).mul_(g.fold)
-    # dimples: small dark dents beyond the corners (one side for contempt)
+    along = (rx * (ux / ln)).add_(ry * (uy / ln))
+    dist = (rx.mul_(uy)).sub_(ry.mul_(ux)).abs_()
+    fold = dist.mul_(-1 / 0.012).add_(1.0).clamp_(0.0, 1.0).mul_((along * (1.0 - along)).mul_(5.0).clamp_(0.0, 1.0))
+    fold.mul_(g.fold)
     t = u * g.inv_mw
-    dm = ((au - g.mw - 0.02) * (1 / 0.018)) ** 2 + ((v - g.my - g.ca - g.cd * torch.sign(u)) * (1 / 0.02)) ** 2
-    side = torch.where(u < 0, g.dim_l, g.dim_r)
-    fold.add_((1.0 - dm).clamp_(0.0, 1.0).mul_(side))
-    A.mul_(1.0 - fold.clamp_(0.0, 0.8).unsqueeze(1))
+    su = torch.sign(u)
+    dm = ((au - g.mw - 0.02) * (1 / 0.018)).square_().add_(((v - g.my - g.ca).sub_(g.cd * su)).mul_(1 / 0.02).square_())
+    fold.add_(dm.neg_().add_(1.0).clamp_(0.0, 1.0).mul_(torch.where(u < 0, g.dim_l, g.dim_r)))
+    shade.mul_(fold.clamp_(0.0, 0.8).neg_().add_(1.0))
+    del fold, dm, su, along, dist, rx, ry
     dv = v - g.my
-    line = t * t * (g.ca + g.cd * t)
-    bump = 1.0 - t * t
+    line = (t * t).mul_(g.ca + g.cd * t)
+    bump = (t * t).neg_().add_(1.0)
     ui = line - g.ou * bump
-    li = line + g.ol * bump
+    li = line.add_(g.ol * bump)
     uo = ui - g.lu * bump
     lo = li + g.ll * bump
-    lips = _soft(torch.minimum(dv - uo, lo - dv), inv_px)
-    cav = _soft(torch.minimum(dv - ui, li - dv), inv_px)
-    _lerp_(A, colour["lip"], lips)
-    _lerp_(A, colour["cavity"], cav)
-    teeth = _soft(ui + 0.03 * bump - dv, inv_px).mul_(cav).mul_(g.teeth)
-    _lerp_(A, colour["teeth"], teeth)
+    _over(A, _soft(torch.minimum(dv - uo, lo.sub_(dv)), inv_px), colour["lip"])
+    cav = _soft(torch.minimum(dv - ui, li.sub_(dv)), inv_px)
+    teeth = _soft(ui.add_(bump.mul_(0.03)).sub_(dv), inv_px).mul_(g.teeth)
+    premult = teeth.mul_(0.78).add_(0.12).mul_(cav)
+    _over_grey(A, cav, premult)
 
 
-def _nose(A, g, x, y, inv_px) -> None:
+def _nose(g, x, y, shade, inv_px) -> None:
     """Shadow along the nose side and the two nostrils, from the projected nose landmarks."""
     rx, ry = x - g.n_ax, y - g.n_ay
-    along = (rx * g.n_dx + ry * g.n_dy) / g.n_len
+    along = rx * (g.n_dx * g.inv_n_len) + ry * (g.n_dy * g.inv_n_len)
     across = rx * g.n_dy - ry * g.n_dx
-    f = along.clamp(0.0, 1.0)
-    width = g.n_side * (0.35 + 0.65 * f)
-    shadow = (1.0 - (across - width).abs_() / (width.abs() * 0.8 + 0.012)).clamp_(0.0, 1.0)
-    shadow.mul_((along * (1.15 - along) * 6.0).clamp_(0.0, 1.0)).mul_(g.n_dark)
+    width = along.clamp(0.0, 1.0).mul_(0.65).add_(0.35).mul_(g.n_side)
+    dark = (across.sub_(width)).abs_().div_(width.abs_().mul_(0.8).add_(0.012)).neg_().add_(1.0).clamp_(0.0, 1.0)
+    dark.mul_((along * (1.15 - along)).mul_(6.0).clamp_(0.0, 1.0)).mul_(g.n_dark)
     for cx, cy in ((g.nos_lx, g.nos_ly), (g.nos_rx, g.nos_ry)):
-        d = ((x - cx) ** 2 + ((y - cy) * 1.6) ** 2).sqrt_()
-        shadow.add_(_soft(g.nos_r - d, inv_px).mul_(0.55))
-    A.mul_(1.0 - shadow.clamp_(0.0, 0.85).unsqueeze(1))
+        d = ((x - cx).square_() + ((y - cy) * 1.6).square_()).sqrt_()
+        dark.add_(_soft(d.neg_().add_(g.nos_r), inv_px).mul_(0.55))
+    shade.mul_(dark.clamp_(0.0, 0.85).neg_().add_(1.0))
+
+
+def _tent(x: torch.Tensor, half: float) -> torch.Tensor:
+    """``max(0, 1 - |x| / half)``: a compact window (exactly 0 beyond ``half``)."""
+    return x.abs().mul_(-1.0 / half).add_(1.0).clamp_(min=0.0)

@@ -30,7 +30,7 @@ from fer_core.data.base import FaceDataset
 from fer_core.data.synthetic import expressions as ex
 from fer_core.data.synthetic.face import (STREAM_FRAME, STREAM_SCENE, STREAM_TAKE, feature_shapes, hash_uniform,
                                           identity_params, landmarks_3d)
-from fer_core.data.synthetic.render import render
+from fer_core.data.synthetic.render import N_BANK, render
 
 __all__ = ["FaceWorld", "SyntheticFaces", "WeakPeakPairs", "VIEWS", "MULTIPIE_YAWS", "ckplus_like", "multipie_like",
            "f2ed_like", "weak_peak", "sequence_intensity", "SIZE_RANGE", "YAW_LIMIT", "PITCH_LIMIT"]
@@ -125,19 +125,18 @@ class FaceWorld:
         out = {
             "light_az": k * (u[:, 0] * 100.0 - 50.0), "light_el": 15.0 + k * (u[:, 1] * 40.0 - 20.0),
             "ambient": 0.62 + k * (u[:, 2] - 0.5) * 0.16, "diffuse": 0.40 + k * (u[:, 3] - 0.5) * 0.24,
-            "scale": 1.0 + k * (u[:, 4] - 0.5) * 0.12, "tx": k * (u[:, 5] - 0.5) * 0.10,
-            "ty": 0.03 + k * (u[:, 6] - 0.5) * 0.10, "roll": k * (u[:, 7] - 0.5) * 12.0,
+            "scale": 1.12 + k * (u[:, 4] - 0.5) * 0.12, "tx": k * (u[:, 5] - 0.5) * 0.10,
+            "ty": 0.08 + k * (u[:, 6] - 0.5) * 0.10, "roll": k * (u[:, 7] - 0.5) * 12.0,
             "bg_angle": u[:, 8] * 360.0, "bg_sharp": 0.4 + 2.6 * u[:, 9],
-            "gain": 1.0 + k * (u[:, 10] - 0.5) * 0.30, "bias": k * (u[:, 11] - 0.5) * 0.12,
-            "noise": k * (0.01 + 0.04 * u[:, 12]),
+            "gain": 1.0 + k * (u[:, 10] - 0.5) * 0.30, "noise": k * (0.01 + 0.04 * u[:, 12]),
         }
         grey = np.array([0.55, 0.55, 0.57])
         c0 = hash_uniform(self.nuisance_seed, STREAM_SCENE + 1, *scene_keys, n=6).reshape(B, 2, 3)
-        mix = min(k, 1.0)
-        out["bg0"] = grey * (1 - mix) + (0.12 + 0.8 * c0[:, 0]) * mix
-        out["bg1"] = grey * 0.8 * (1 - mix) + (0.12 + 0.8 * c0[:, 1]) * mix
+        mix = 0.6 * min(k, 1.0)
+        out["bg0"] = grey * (1 - mix) + (0.1 + 0.8 * c0[:, 0]) * mix
+        out["bg1"] = grey * 0.8 * (1 - mix) + (0.1 + 0.8 * c0[:, 1]) * mix
         nk = hash_uniform(self.nuisance_seed, STREAM_FRAME, *frame_keys, n=2)
-        out["noise_k"] = np.minimum((nk * 61).astype(np.int64), 60)
+        out["noise_k"] = np.minimum((nk * N_BANK).astype(np.int64), N_BANK - 1)
         return out
 
     def render(self, *, identity, expression, expressions: str | Sequence[str] | ex.ExpressionSet = "basic7",

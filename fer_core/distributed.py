@@ -1,0 +1,246 @@
+"""Several processes (GPUs) per run, launched by ``torchrun``.
+
+The shared loop (:func:`fer_core.train.fit`) already runs unchanged under
+``torchrun --nproc_per_node N``. This module is the glue between that and the places
+readers start training from:
+
+- from a shell, a script runs as is: ``torchrun --nproc_per_node 4 my_script.py``;
+- from a notebook (a single kernel process), :func:`run` sends one *importable* function
+  through torchrun and returns what rank 0 returned::
+
+      from fer_core import distributed
+      result = distributed.run(train_variant, nproc=4, variant="FESR_JL", fold=0)
+
+  With ``nproc`` omitted it reads ``$FER_NPROC`` (``fer book --nproc 4`` sets it), and with
+  one process it simply calls the function;
+- :func:`launch` runs any script or module through torchrun in a subprocess.
+
+The launcher is always PyTorch's own (``python -m torch.distributed.run``, i.e.
+``torchrun``); the backend is NCCL on CUDA and gloo on CPU (chosen by ``fit``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.distributed as dist
+
+from fer_core.io import load_checkpoint, save_checkpoint
+
+__all__ = ["NPROC_ENV", "LaunchError", "rank", "local_rank", "world_size", "is_main", "is_distributed", "barrier",
+           "nproc_from_env", "free_port", "torchrun_command", "launch", "run"]
+
+NPROC_ENV = "FER_NPROC"
+
+
+class LaunchError(RuntimeError):
+    """A torchrun launch exited with a non-zero status (the message holds the end of its output)."""
+
+    def __init__(self, message: str, returncode: int):
+        super().__init__(message)
+        self.returncode = returncode
+
+
+def rank() -> int:
+    """This process's global rank (0 outside torchrun)."""
+    return dist.get_rank() if dist.is_initialized() else int(os.environ.get("RANK", 0))
+
+
+def local_rank() -> int:
+    """This process's rank on its machine, i.e. the index of its GPU (0 outside torchrun)."""
+    return int(os.environ.get("LOCAL_RANK", 0))
+
+
+def world_size() -> int:
+    """Number of processes in the run (1 outside torchrun)."""
+    return dist.get_world_size() if dist.is_initialized() else int(os.environ.get("WORLD_SIZE", 1))
+
+
+def is_main() -> bool:
+    """True on the one process that writes files and prints (rank 0)."""
+    return rank() == 0
+
+
+def is_distributed() -> bool:
+    """True inside a torchrun launch with more than one process."""
+    return world_size() > 1
+
+
+def barrier() -> None:
+    """Wait for every rank (a no-op in a single process)."""
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        dist.barrier()
+
+
+def nproc_from_env(default: int = 1) -> int:
+    """The process count requested with ``$FER_NPROC`` (what ``fer book --nproc N`` sets)."""
+    raw = os.environ.get(NPROC_ENV, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{NPROC_ENV}={raw!r} is not a process count; set it to a positive integer (e.g. 2) or unset it")
+    return value
+
+
+def free_port() -> int:
+    """A TCP port on localhost that was free a moment ago (for torchrun's ``--master_port``)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _check_nproc(nproc: int) -> None:
+    if not isinstance(nproc, int) or nproc < 1:
+        raise ValueError(f"nproc must be a positive integer, got {nproc!r}")
+    if torch.cuda.is_available() and nproc > torch.cuda.device_count():
+        raise ValueError(
+            f"nproc={nproc} but this machine has {torch.cuda.device_count()} CUDA device(s); with CUDA each process "
+            f"drives one GPU, so use nproc <= {torch.cuda.device_count()}"
+        )
+
+
+def torchrun_command(target: str, args: Sequence[str] = (), *, nproc: int, module: bool | None = None,
+                     master_port: int | None = None) -> list[str]:
+    """The ``torchrun`` command line that starts ``target`` on ``nproc`` local processes.
+
+    Args:
+        target: a script path (``train.py``) or a module name (``fer_core.distributed``).
+        args: arguments passed to every process.
+        module: run ``target`` with ``-m``; by default, when it does not end in ``.py``.
+        master_port: the rendezvous port (default: a free one).
+    """
+    if module is None:
+        module = not target.endswith(".py")
+    port = master_port if master_port is not None else free_port()
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", str(nproc),
+           "--master_addr", "127.0.0.1", "--master_port", str(port)]
+    if module:
+        cmd.append("-m")
+    return [*cmd, target, *map(str, args)]
+
+
+def launch(target: str, args: Sequence[str] = (), *, nproc: int, module: bool | None = None,
+           env: dict[str, str] | None = None, cwd: str | os.PathLike | None = None, timeout: float | None = None,
+           echo: bool = True) -> subprocess.CompletedProcess:
+    """Run ``target`` on ``nproc`` processes through ``torchrun`` and wait for it.
+
+    The processes' output is relayed line by line to this process's ``stdout`` (so it
+    shows in a notebook) when ``echo`` is true.
+
+    Raises:
+        LaunchError: a process failed; the message holds the last lines of the output.
+    """
+    _check_nproc(nproc)
+    cmd = torchrun_command(target, args, nproc=nproc, module=module)
+    child_env = {**os.environ, **(env or {})}
+    child_env.pop(NPROC_ENV, None)  # the children are the distributed run; they must not launch again
+    # torchrun sets OMP_NUM_THREADS=1 unless told otherwise; share the cores between the ranks instead
+    child_env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    tail: deque[str] = deque(maxlen=60)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=child_env,
+                            cwd=cwd, bufsize=1)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            tail.append(line)
+            if echo:
+                sys.stdout.write(line)
+        rc = proc.wait(timeout=timeout)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    if rc != 0:
+        raise LaunchError(f"torchrun exited with status {rc}: {' '.join(cmd)}\n--- last output ---\n{''.join(tail)}", rc)
+    return subprocess.CompletedProcess(cmd, rc)
+
+
+def _qualified_name(fn: Callable | str) -> str:
+    if isinstance(fn, str):
+        if ":" not in fn:
+            raise ValueError(f"expected 'package.module:function', got {fn!r}")
+        return fn
+    module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
+    if module in (None, "__main__") or "<" in qualname:
+        raise ValueError(
+            f"{getattr(fn, '__name__', fn)!r} is defined in a notebook or script (module {module!r}); the processes "
+            "torchrun starts can only import functions from a module, so move it into fer_core (or pass "
+            "'package.module:function')"
+        )
+    return f"{module}:{qualname}"
+
+
+def _resolve(name: str) -> Callable:
+    module_name, _, qualname = name.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def run(fn: Callable | str, /, *, nproc: int | None = None, timeout: float | None = None, echo: bool = True,
+        **kwargs: Any) -> Any:
+    """Call ``fn(**kwargs)`` on ``nproc`` processes through torchrun; return rank 0's return value.
+
+    With ``nproc == 1`` (the default when ``$FER_NPROC`` is unset), or when already inside a
+    distributed run, this is just ``fn(**kwargs)``. Otherwise ``fn`` must be importable
+    (defined in a module, not in a notebook), and both ``kwargs`` and the return value
+    must be what a ``weights_only`` checkpoint holds: tensors, numbers, strings, lists,
+    tuples and dicts of those (a state dict, a metrics dict), not networks or objects.
+
+    Every rank calls ``fn`` with the same arguments; ``fn`` trains with
+    :func:`fer_core.train.fit`, which shards the data and averages gradients.
+    """
+    nproc = nproc_from_env() if nproc is None else nproc
+    _check_nproc(nproc)
+    if nproc == 1 or is_distributed():
+        return (_resolve(fn) if isinstance(fn, str) else fn)(**kwargs)
+    name = _qualified_name(fn)
+    with tempfile.TemporaryDirectory(prefix="fer-run-") as tmp:
+        args_path, result_path = Path(tmp) / "kwargs.pt", Path(tmp) / "result.pt"
+        save_checkpoint({"kwargs": kwargs}, args_path)
+        # the children must import the same fer_core as this process, wherever it was started
+        root = str(Path(__file__).resolve().parent.parent)
+        path = os.pathsep.join(p for p in (root, os.getcwd(), os.environ.get("PYTHONPATH", "")) if p)
+        launch("fer_core.distributed", [name, "--kwargs", str(args_path), "--result", str(result_path)],
+               nproc=nproc, module=True, env={"PYTHONPATH": path}, timeout=timeout, echo=echo)
+        return load_checkpoint(result_path)["result"]
+
+
+def _worker_main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of each process started by :func:`run` (``python -m fer_core.distributed``)."""
+    parser = argparse.ArgumentParser(prog="python -m fer_core.distributed",
+                                     description="call package.module:function on this rank (started by torchrun)")
+    parser.add_argument("function")
+    parser.add_argument("--kwargs", required=True, help="checkpoint file holding {'kwargs': {...}}")
+    parser.add_argument("--result", required=True, help="where rank 0 writes {'result': return value}")
+    args = parser.parse_args(argv)
+    fn = _resolve(args.function)
+    kwargs = load_checkpoint(args.kwargs)["kwargs"]
+    try:
+        result = fn(**kwargs)
+        if rank() == 0:
+            save_checkpoint({"result": result}, args.result)
+        barrier()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_worker_main())

@@ -1,0 +1,243 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The data: a synthetic face world, and the real datasets
+#
+# Every chapter of this book trains GANs and recognisers on faces. The datasets the papers
+# use (CK+, Oulu-CASIA, MMI, Multi-PIE, TFD, RAF-DB, FER2013, JAFFE, KDEF, F2ED, LSEMSW)
+# are licence-restricted and cannot be downloaded by a build script. So the book brings
+# its own default data: a **procedural face renderer** whose every image carries the
+# labels the five papers need: identity, expression, intensity, pose, landmarks.
+# With ground truth for every factor we can ask questions real data cannot answer
+# (what does *this* person look like with *that* expression?), and every chapter runs
+# anywhere in minutes.
+#
+# This chapter shows the world, measures how hard it is with a small CNN (it must be
+# neither trivial nor impossible, and ordered like the real datasets), and lists the
+# real datasets the book reads when you have them.
+
+# %% tags=["hide-input"]
+# On Google Colab, install fer_core from the repository first (does nothing elsewhere).
+import subprocess, sys
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+__FER_REPOSITORY_URL__"], check=True)
+
+# %% tags=["parameters"]
+import os
+
+profile = os.environ.get("FER_PROFILE", "small")  # smoke | small | paper
+seed = 0
+data_root = None  # a real dataset folder to inspect (optional)
+device = "auto"
+
+# %%
+import numpy as np
+import pandas as pd
+import torch
+from IPython.display import HTML, display
+
+from fer_core import runtime, viz
+from fer_core.data import synthetic as syn
+from fer_core.profiles import get_profile
+
+P = get_profile("data", profile)
+dev = runtime.pick_device(device)
+runtime.seed_everything(seed)
+print(f"profile={P.name} device={dev} settings={dict(P)}")
+
+# %% [markdown]
+# ## One world, many people
+#
+# A `FaceWorld` is a seed plus a few difficulty knobs. Identity $i$ of a world is the same
+# person in every dataset drawn from it: face shape, the placement and size of eyes, brows,
+# nose and mouth, skin and hair tone, glasses or beard, and, importantly, an
+# **idiosyncratic way of expressing** (per-person gains and offsets on every facial
+# control). That last part is what makes recognising the expressions of *unseen* people
+# genuinely harder than of people seen in training, as it is on real data.
+#
+# Every image is a pure function of (world seed, factors): the same request gives the same
+# bytes, in any process, with any number of DataLoader workers.
+
+# %%
+world = syn.FaceWorld(seed)
+classes = syn.expression_set("basic7").classes
+n_people = 6
+faces = world.render(identity=np.repeat(np.arange(n_people), len(classes)),
+                     expression=np.tile(np.arange(len(classes)), n_people), size=P.size)
+viz.image_grid(faces["image"], nrow=len(classes), col_labels=list(classes),
+               row_labels=[f"id {i}" for i in range(n_people)], title="identities × expressions (peak)")
+
+# %% [markdown]
+# ## Expressions from action units
+#
+# Expressions are built the way FACS describes them: each **action unit** (AU) moves a few
+# geometric controls of the face (AU12 pulls the lip corners up, AU4 lowers the brows and
+# draws them together, ...), and each basic class is the EMFACS prototype mixture of AUs
+# {cite}`friesen1983emfacs`. Contempt is a one-sided lip-corner pull and dimple.
+# Multi-PIE's six classes add *squint* (AU6+AU7) and *scream* (a wide-open mouth with
+# tightened eyes).
+
+# %%
+prototypes = pd.DataFrame(
+    [{"class": name, "action units": " + ".join(f"{au}" + (f"×{w:g}" if w != 1 else "") for au, w in aus.items())}
+     for name, aus in syn.PROTOTYPES.items()]).set_index("class")
+prototypes
+
+# %% [markdown]
+# ## Intensity and sequences
+#
+# Each class is scaled by an **intensity** in $[0, 1]$. CK+- and Oulu-like datasets are
+# sequences from neutral (frame 0) to the peak (last frame); "weak" frames (GroupGAN's
+# frames 6–8) carry a fraction of the peak. Below, one person per row goes from neutral to
+# peak; the slider under it plays the same sequences (it works in the static book too).
+
+# %%
+seq = syn.ckplus_like(n_identities=1, n_frames=8, size=P.size, seed=seed)
+rows = seq.meta.sort_values(["expression", "frame"]).index.to_numpy()
+frames = seq.batch(rows)["image"].view(len(classes), 8, *seq[0]["image"].shape)
+viz.image_grid(frames.flatten(0, 1), nrow=8, row_labels=list(classes),
+               col_labels=[f"f{k}" for k in range(8)], title="neutral → peak (identity 0)")
+
+# %%
+viz.interpolation_slider(frames.transpose(0, 1), labels=[f"frame {k}" for k in range(8)],
+                         title="Sequences of identity 0, one expression per face")
+
+# %% [markdown]
+# ## Pose
+#
+# Heads are rendered from a 3-D face model: features are points on a curved surface,
+# rotated and projected, so that with yaw the far eye foreshortens and the nose moves
+# across the face (not a flip or a crop). Multi-PIE-like data uses yaws
+# $-30°, -15°, 0°, 15°, 30°$; F2ED-like data the four views half-left, front, half-right
+# and bird's-eye (pitched down).
+
+# %%
+yaws = np.array(syn.MULTIPIE_YAWS)
+views = list(syn.VIEWS)
+pose = world.render(identity=3, expression="happiness", yaw=yaws, size=P.size)
+view_faces = world.render(identity=3, expression="happiness", size=P.size,
+                          yaw=[syn.VIEWS[v][0] for v in views], pitch=[syn.VIEWS[v][1] for v in views])
+viz.image_grid(torch.cat([pose["image"], view_faces["image"]]), nrow=len(yaws) + len(views),
+               col_labels=[f"{y:+.0f}°" for y in yaws] + views, title="Multi-PIE-like yaws and F2ED-like views")
+
+# %% [markdown]
+# ## Landmarks
+#
+# Every image comes with the 68 landmarks in the iBUG/dlib order, computed from the same
+# geometry that draws the face: they follow pose and expression exactly. FaPE-GAN
+# conditions its generator on them; the dataset adapters use them to align real faces.
+
+# %%
+lm = world.render(identity=[1, 1, 2, 2], expression=["neutral", "surprise", "happiness", "anger"],
+                  yaw=[0, 30, -15, 15], size=max(P.size, 64))
+viz.landmark_overlay(lm["image"], lm["landmarks"], titles=["neutral 0°", "surprise 30°", "happiness −15°", "anger 15°"])
+
+# %% [markdown]
+# ## Fine-grained expressions
+#
+# F2ED distinguishes 54 expressions, many of which differ only around the eyes. Its
+# annotators used seven eye-region features (temporal wrinkles, wrinkles below the eyes,
+# nasal wrinkles, brow slope, brow curve, brow distance, eye aperture). The fine-grained
+# mode builds 54 close classes by varying exactly those features on top of four coarse
+# groups: neighbouring classes are hard to tell apart, but not identical.
+
+# %%
+fine = syn.expression_set("fine54")
+fg = world.render(identity=5, expression=np.arange(len(fine.classes)), expressions=fine, size=P.size)
+viz.image_grid(fg["image"], nrow=9, title="the 54 fine-grained classes of identity 5")
+
+# %% [markdown]
+# ## Nuisances
+#
+# Lighting direction and strength, background, small translation/scale/roll and sensor
+# noise are drawn per *take* (recording session) from their own seed, so the same person
+# and expression can be re-shot under new conditions.
+
+# %%
+takes = world.render(identity=2, expression="sadness", take=np.arange(8), size=P.size)
+viz.image_grid(takes["image"], nrow=8, title="one person, one expression, eight takes")
+
+# %% [markdown]
+# ## How hard is the world? A sanity experiment
+#
+# A world where a small CNN scores 100 % everywhere would make every paper's gain
+# invisible; one at chance would make them meaningless. We train the book's baseline
+# `SmallCNN` (four conv blocks, global pooling) with the shared training loop on six
+# settings and compare with calibration targets chosen so that the world is about as hard,
+# and in the same order, as the real datasets are in the papers (peak frontal CK+-like data
+# is easy; weak expressions, unseen people, unseen views and fine-grained classes are
+# progressively harder).
+
+# %%
+from fer_core.data.synthetic.sanity import CALIBRATION_TARGETS, sanity_experiment
+
+sanity = sanity_experiment(size=P.size, n_identities=P.n_identities, steps=P.steps, batch_size=P.batch_size,
+                           width=P.width, seeds=P.seeds, n_test=P.n_test, device=dev, progress=True)
+sanity
+
+# %% [markdown]
+# Each setting's mean accuracy over seeds against its target range (targets are for the
+# `small` profile; `smoke` trains for a few dozen steps and is expected to miss them):
+
+# %%
+summary = sanity.groupby("setting", sort=False)["accuracy"].agg(["mean", "std", "count"])
+summary["target"] = [f"{lo:.0%}–{hi:.0%}" for lo, hi in (CALIBRATION_TARGETS[s] for s in summary.index)]
+summary["in range"] = [CALIBRATION_TARGETS[s][0] <= m <= CALIBRATION_TARGETS[s][1]
+                       for s, m in zip(summary.index, summary["mean"])]
+summary.style.format({"mean": "{:.1%}", "std": "{:.1%}"})
+
+# %% [markdown]
+# ## The real datasets
+#
+# When you hold a real dataset, point a chapter's `data_root` at it, laid out as its
+# publisher distributes it. Each adapter validates the layout (a folder one level too high
+# or too low is detected and the right one named), decodes and aligns the faces once into
+# an on-disk cache, and exposes the same labels and protocols as the synthetic world.
+# Run `fer inspect PATH` first: it says what it found per class, subject and view, and
+# lists any problem file.
+
+# %%
+from fer_core.data.registry import DATASETS
+
+pd.DataFrame([{"name": key, "dataset": info.title, "classes": len(info.classes), "protocol": info.protocol,
+               "papers": ", ".join(info.papers)} for key, info in DATASETS.items()]).set_index("name")
+
+# %% [markdown]
+# The expected layout of each, as the adapter reads it:
+
+# %%
+for key, info in DATASETS.items():
+    print(f"── {key}: {info.title}\n{info.layout.strip()}\n   obtain: {info.obtain}\n")
+
+# %%
+if data_root:
+    from fer_core.data.inspect import format_report, inspect_dataset
+    print(format_report(inspect_dataset(data_root)))
+
+# %% [markdown]
+# ## Protocols
+#
+# The papers evaluate with subject-independent folds (no person in both train and test),
+# sequence frame rules (FESR trains on the last three frames and tests on the peak; GroupGAN
+# contrasts weak frames 6–8 with the peak), official splits, and F2ED's few-shot tasks.
+# They all operate on a dataset's label table, so they serve synthetic and real data alike.
+# Here, 10 subject-independent folds of a CK+-like world:
+
+# %%
+from fer_core.data.protocols import subject_kfold
+
+ck = syn.ckplus_like(n_identities=20, n_frames=8, size=32, seed=seed)
+folds = subject_kfold(ck.meta, 10, seed=seed)
+pd.DataFrame([{"fold": k, "train": len(f.train), "test": len(f.test),
+               "shared subjects": len(set(ck.meta.subject[f.train]) & set(ck.meta.subject[f.test]))}
+              for k, f in enumerate(folds)]).set_index("fold").T
