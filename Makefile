@@ -13,7 +13,7 @@ book: $(STAMP)
 ## Unit tests + every chapter executed under nbval in the `smoke` profile.
 test: $(STAMP)
 	$(PY) -m fer_core convert --out _build/nbval
-	FER_PROFILE=smoke $(PY) -m pytest tests _build/nbval --nbval-lax -q
+	FER_PROFILE=smoke FER_PROGRESS=summary $(PY) -m pytest tests _build/nbval --nbval-lax -q
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)

@@ -11,7 +11,8 @@ For each registered benchmark the same model is stepped twice over, in one run:
 
 Each row reports the median step time over repetitions, images/s, the speed-up ratio,
 the peak memory (CUDA: ``torch.cuda.max_memory_allocated``; CPU: growth of the resident
-set, approximate), the FLOPs of one step (counted with
+set, approximate), a device-independent fp32 memory estimate (model and optimiser state
+plus the tensors autograd saves for backward; see :func:`_probe_step`), the FLOPs of one step (counted with
 :class:`torch.utils.flop_counter.FlopCounterMode` on the eager step), the achieved
 TFLOP/s and, on a GPU whose peak is known, the fraction of its peak (MFU). Timings are
 never asserted by tests: they depend on the machine and on what else runs on it.
@@ -43,7 +44,8 @@ from torch import nn
 
 from fer_core import runtime
 from fer_core.io import atomic_write_json
-from fer_core.train import Method, StepContext, _to_device, amp_supported, make_adam, prepare_nets
+from fer_core.train import (Method, StepContext, _to_device, amp_supported, channels_last_pays, cpu_has_native_bf16,
+                             make_adam, prepare_nets)
 
 __all__ = ["BenchConfig", "BenchCase", "BenchSpec", "BenchRow", "register_bench", "benches", "measure", "run_bench",
            "format_table", "peak_tflops", "METHOD_MODULES"]
@@ -107,6 +109,9 @@ class BenchRow:
     images_per_s: float = math.nan
     eager_peak_mib: float | None = None
     peak_mib: float | None = None
+    estimate_mib: float | None = None
+    bf16_ms: float | None = None  # CPU only: the fast path plus opt-in bf16 autocast
+    bf16_speedup: float | None = None
     gflop_per_step: float | None = None
     tflops: float | None = None
     mfu: float | None = None
@@ -186,13 +191,13 @@ def _resnet18(cfg: BenchConfig) -> BenchCase:
 
 
 def _vgg(cfg: BenchConfig) -> BenchCase:
-    import torchvision
+    from torchvision.models.vgg import cfgs, make_layers
 
-    # VGG-11 features for the quick run, VGG-19 (Switch-GAN's classifier) for paper; a small
-    # head on global pooling instead of the 4096-wide ImageNet one.
-    net = (torchvision.models.vgg11_bn if cfg.profile == "quick" else torchvision.models.vgg19_bn)(num_classes=7)
-    net.avgpool = nn.AdaptiveAvgPool2d(1)
-    net.classifier = nn.Sequential(nn.Linear(512, 512), nn.ReLU(inplace=True), nn.Dropout(0.5), nn.Linear(512, 7))
+    # VGG-11-BN features for the quick run, VGG-19-BN (Switch-GAN's classifier) for paper, with a
+    # small head on global pooling instead of the 4096-wide ImageNet one (100M parameters).
+    features = make_layers(cfgs["A" if cfg.profile == "quick" else "E"], batch_norm=True)
+    head = nn.Sequential(nn.Linear(512, 512), nn.ReLU(inplace=True), nn.Dropout(0.5), nn.Linear(512, 7))
+    net = nn.Sequential(features, nn.AdaptiveAvgPool2d(1), nn.Flatten(), head)
     return _classifier_case(net, cfg)
 
 
@@ -243,12 +248,12 @@ def _dcgan(cfg: BenchConfig) -> BenchCase:
     return BenchCase(method, batch)
 
 
-register_bench("smallcnn", _smallcnn, quick=(64, 32), paper=(128, 128),
+register_bench("smallcnn", _smallcnn, quick=(64, 16), paper=(128, 128),
                description="fer_core.nets.small.SmallCNN(width=32), Adam (the data chapter's recogniser)")
-register_bench("resnet18", _resnet18, quick=(64, 32), paper=(128, 64), description="torchvision ResNet-18, Adam")
-register_bench("vgg", _vgg, quick=(64, 16), paper=(128, 32),
+register_bench("resnet18", _resnet18, quick=(64, 16), paper=(128, 64), description="torchvision ResNet-18, Adam")
+register_bench("vgg", _vgg, quick=(64, 8), paper=(128, 32),
                description="torchvision VGG-11-BN (quick) / VGG-19-BN (paper) features + small head, Adam")
-register_bench("dcgan", _dcgan, quick=(64, 32), paper=(128, 64),
+register_bench("dcgan", _dcgan, quick=(64, 16), paper=(128, 64),
                description="DCGAN-style G and D, two Adam optimisers, D then G update")
 
 
@@ -299,7 +304,7 @@ def _fast_path_label(device: torch.device, compile: bool) -> str:
     parts = []
     if amp_supported(device):
         parts.append("bf16")
-    if device.type == "cuda":
+    if channels_last_pays(device):
         parts.append("channels_last")
     parts.append("method's optimisers")
     if compile:
@@ -307,52 +312,121 @@ def _fast_path_label(device: torch.device, compile: bool) -> str:
     return "+".join(parts)
 
 
-def _run_variant(spec: BenchSpec, cfg: BenchConfig, *, fast: bool, compile: bool, reps: int, warmup: int,
-                 count_flops: bool) -> dict[str, Any]:
-    device = cfg.device
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(device)
-    rss0 = _rss_mib()
-    runtime.seed_everything(0)  # as the chapters run: deterministic algorithms
-    case = spec.factory(cfg)
-    method = case.method
-    use_cl = fast and device.type == "cuda"
-    if not fast:
-        _plain_optimizers(method)
-    prepare_nets(method, device, channels_last=use_cl, compile=compile and fast)
-    ctx = StepContext(device=device, amp=fast and amp_supported(device), _optimizers=method.optimizers)
-    batch = _to_device(case.batch, device, use_cl)
-    images = case.images or cfg.batch_size
-    flops = None
-    for i in range(warmup):
-        ctx.step = i
-        method.step(batch, ctx)
-    if count_flops:
-        from torch.utils.flop_counter import FlopCounterMode
+class _Variant:
+    """One built copy of a benchmark: eager fp32 (``fast=False``) or the loop's fast path."""
 
-        counter = FlopCounterMode(display=False)
-        with counter:
-            method.step(batch, ctx)
-        flops = counter.get_total_flops()
-    _sync(device)
-    times, rss_peak = [], rss0
-    for i in range(reps):
-        ctx.step = warmup + i
-        _sync(device)
+    def __init__(self, spec: BenchSpec, cfg: BenchConfig, *, fast: bool, compile: bool, cpu_bf16: bool = False):
+        self.device = device = cfg.device
+        runtime.seed_everything(0)  # as the chapters run: deterministic algorithms
+        case = spec.factory(cfg)
+        self.method = case.method
+        use_cl = fast and channels_last_pays(device)
+        if not fast:
+            _plain_optimizers(self.method)
+        prepare_nets(self.method, device, channels_last=use_cl, compile=compile and fast)
+        self.ctx = StepContext(device=device, amp=fast and (cpu_bf16 or amp_supported(device)),
+                               cpu_amp=cpu_bf16 or amp_supported(device), _optimizers=self.method.optimizers)
+        self.batch = _to_device(case.batch, device, use_cl)
+        self.images = case.images or cfg.batch_size
+        self.times: list[float] = []
+
+    def step(self, *, timed: bool) -> None:
+        _sync(self.device)
         t0 = time.perf_counter()
-        method.step(batch, ctx)
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-        if rss0 is not None:
-            rss_peak = max(rss_peak, _rss_mib() or 0.0)
+        self.method.step(self.batch, self.ctx)
+        _sync(self.device)
+        self.ctx.step += 1
+        if timed:
+            self.times.append(time.perf_counter() - t0)
+
+    @property
+    def ms(self) -> float:
+        return statistics.median(self.times) * 1e3
+
+
+def _measure_variants(spec: BenchSpec, cfg: BenchConfig, *, compile: bool, reps: int,
+                      warmup: int) -> tuple[_Variant, _Variant, dict[str, Any]]:
+    """Build and time both variants; returns them and the memory/FLOP figures.
+
+    On a GPU the variants run one after the other, so that each one's peak memory is its
+    own. On a CPU, which other processes share, their timed steps alternate, so that a
+    burst of outside load slows both alike instead of biasing the ratio. On a CPU with
+    native bf16 a third variant, the fast path plus the opt-in bf16 autocast
+    (``FER_CPU_BF16=1``), is timed alongside (``info["bf16"]``).
+    """
+    device = cfg.device
+    info: dict[str, Any] = {}
     if device.type == "cuda":
-        peak = torch.cuda.max_memory_allocated(device) / 2**20
-    else:
-        peak = None if rss0 is None else max(0.0, rss_peak - rss0)
-    del case, method, batch, ctx
-    return {"ms": statistics.median(times) * 1e3, "images": images, "peak_mib": peak, "flops": flops}
+        variants = []
+        for fast in (False, True):
+            gc.collect()
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(device)
+            v = _Variant(spec, cfg, fast=fast, compile=compile)
+            for _ in range(warmup + (2 if compile and fast else 0)):
+                v.step(timed=False)
+            if not fast:
+                info["flops"], info["estimate_mib"] = _probe_step(v.method, v.batch, v.ctx)
+            for _ in range(reps):
+                v.step(timed=True)
+            info["peak_mib" if fast else "eager_peak_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
+            variants.append(v)
+            if not fast:  # free its memory before the fast variant; keep the times
+                v.method = v.batch = v.ctx = None  # type: ignore[assignment]
+        return variants[0], variants[1], info
+    rss = [_rss_mib()]
+    eager = _Variant(spec, cfg, fast=False, compile=False)
+    for _ in range(warmup):
+        eager.step(timed=False)
+    info["flops"], info["estimate_mib"] = _probe_step(eager.method, eager.batch, eager.ctx)
+    rss.append(_rss_mib())
+    fast = _Variant(spec, cfg, fast=True, compile=compile)
+    for _ in range(warmup + (2 if compile else 0)):
+        fast.step(timed=False)
+    rss.append(_rss_mib())
+    bf16 = None
+    if device.type == "cpu" and cpu_has_native_bf16() and not amp_supported(device):
+        bf16 = _Variant(spec, cfg, fast=True, compile=compile, cpu_bf16=True)
+        for _ in range(warmup + (2 if compile else 0)):
+            bf16.step(timed=False)
+        info["bf16"] = bf16
+    for _ in range(reps):
+        for v in (eager, fast, bf16):
+            if v is not None:
+                v.step(timed=True)
+    if None not in rss:
+        info["eager_peak_mib"], info["peak_mib"] = max(0.0, rss[1] - rss[0]), max(0.0, rss[2] - rss[1])
+    return eager, fast, info
+
+
+def _probe_step(method: Method, batch: dict[str, Any], ctx: StepContext) -> tuple[int, float]:
+    """FLOPs of one step, and an fp32 memory estimate: model state plus every tensor saved for backward.
+
+    The estimate needs no GPU: parameters, gradients, optimiser state and buffers, plus
+    the distinct storages autograd keeps for the backward passes of the step (summed
+    over the whole step, so an upper bound when a GAN frees D's graph before G's forward).
+    bf16 autocast roughly halves the activation part on a GPU.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    params = {p.untyped_storage().data_ptr() for p in method.nets.parameters()}
+    saved: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in params:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    counter = FlopCounterMode(display=False)
+    with counter, torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        method.step(batch, ctx)
+    state = sum(t.numel() * t.element_size() for t in [*method.nets.parameters(), *method.nets.buffers()])
+    state += sum(p.numel() * p.element_size() for p in method.nets.parameters() if p.grad is not None)
+    for opt in method.optimizers.values():
+        state += sum(v.numel() * v.element_size() for st in opt.state.values() for v in st.values()
+                     if isinstance(v, torch.Tensor))
+    return counter.get_total_flops(), (state + sum(saved.values())) / 2**20
 
 
 def measure(name: str, *, quick: bool = True, device: str | torch.device = "auto", reps: int | None = None,
@@ -382,20 +456,22 @@ def measure(name: str, *, quick: bool = True, device: str | torch.device = "auto
     row = BenchRow(name=name, profile=profile, size=cfg.size, batch_size=cfg.batch_size, device=_device_name(dev),
                    fast_path=_fast_path_label(dev, compile), reps=reps)
     try:
-        eager = _run_variant(spec, cfg, fast=False, compile=False, reps=reps, warmup=warmup, count_flops=True)
-        fast = _run_variant(spec, cfg, fast=True, compile=compile, reps=reps, warmup=warmup + (2 if compile else 0),
-                            count_flops=False)
+        eager, fast, info = _measure_variants(spec, cfg, compile=compile, reps=reps, warmup=warmup)
     except Exception as exc:  # one failing benchmark must not hide the others
         row.error = f"{type(exc).__name__}: {exc}"
         return row
-    row.eager_ms, row.fast_ms = eager["ms"], fast["ms"]
-    row.speedup = eager["ms"] / fast["ms"]
-    row.eager_images_per_s = eager["images"] / eager["ms"] * 1e3
-    row.images_per_s = fast["images"] / fast["ms"] * 1e3
-    row.eager_peak_mib, row.peak_mib = eager["peak_mib"], fast["peak_mib"]
-    if eager["flops"]:
-        row.gflop_per_step = eager["flops"] / 1e9
-        row.tflops = eager["flops"] / (fast["ms"] * 1e-3) / 1e12
+    row.eager_ms, row.fast_ms = eager.ms, fast.ms
+    row.speedup = eager.ms / fast.ms
+    row.eager_images_per_s = eager.images / eager.ms * 1e3
+    row.images_per_s = fast.images / fast.ms * 1e3
+    row.eager_peak_mib, row.peak_mib = info.get("eager_peak_mib"), info.get("peak_mib")
+    row.estimate_mib = info["estimate_mib"]
+    if "bf16" in info:
+        row.bf16_ms = info["bf16"].ms
+        row.bf16_speedup = eager.ms / row.bf16_ms
+    if info["flops"]:
+        row.gflop_per_step = info["flops"] / 1e9
+        row.tflops = info["flops"] / (fast.ms * 1e-3) / 1e12
         peak, _ = peak_tflops(dev)
         row.mfu = row.tflops / peak if peak else None
     return row
@@ -421,22 +497,28 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def format_table(rows: Sequence[BenchRow]) -> str:
-    """The rows as a fixed-width text table."""
-    head = ("bench", "profile", "px", "B", "eager ms", "fast ms", "speed-up", "img/s", "peak MiB", "GFLOP/step",
-            "TFLOP/s", "MFU")
-    lines = []
+    """The rows as a fixed-width text table (the bf16 columns appear when a row has them)."""
+    with_bf16 = any(r.bf16_ms is not None for r in rows if not r.error)
+    head = ["bench", "profile", "px", "B", "eager ms", "fast ms", "speed-up", "img/s", "peak MiB", "est. MiB",
+            "GFLOP/step", "TFLOP/s", "MFU"]
+    if with_bf16:
+        head += ["bf16 ms", "bf16 speed-up"]
+    lines, failures = [], []
     for r in rows:
         if r.error:
-            lines.append((r.name, r.profile, str(r.size), str(r.batch_size), f"FAILED: {r.error}"))
+            failures.append(f"{r.name} ({r.profile}, {r.size} px, B {r.batch_size}): FAILED: {r.error}")
             continue
-        lines.append((r.name, r.profile, str(r.size), str(r.batch_size), _fmt(r.eager_ms, ".1f"), _fmt(r.fast_ms, ".1f"),
-                      _fmt(r.speedup, ".2f") + "x", _fmt(r.images_per_s, ".1f"), _fmt(r.peak_mib, ".0f"),
-                      _fmt(r.gflop_per_step, ".1f"), _fmt(r.tflops, ".3f"),
-                      "-" if r.mfu is None else f"{100 * r.mfu:.1f}%"))
-    widths = [max(len(head[i]), *(len(line[i]) for line in lines if len(line) > i)) for i in range(len(head))]
-    out = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
-    out += ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in lines]
-    return "\n".join(out)
+        line = [r.name, r.profile, str(r.size), str(r.batch_size), _fmt(r.eager_ms, ".1f"), _fmt(r.fast_ms, ".1f"),
+                _fmt(r.speedup, ".2f") + "x", _fmt(r.images_per_s, ".1f"), _fmt(r.peak_mib, ".0f"),
+                _fmt(r.estimate_mib, ".0f"), _fmt(r.gflop_per_step, ".1f"), _fmt(r.tflops, ".3f"),
+                "-" if r.mfu is None else f"{100 * r.mfu:.1f}%"]
+        if with_bf16:
+            line += [_fmt(r.bf16_ms, ".1f"), "-" if r.bf16_speedup is None else f"{r.bf16_speedup:.2f}x"]
+        lines.append(line)
+    widths = [max([len(head[i]), *(len(line[i]) for line in lines)]) for i in range(len(head))]
+    out = ["  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip()]
+    out += ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
+    return "\n".join(out + failures)
 
 
 def _renderer_rows(quick: bool) -> list[dict[str, Any]] | None:
@@ -485,8 +567,12 @@ def run_bench(*, quick: bool, only: list[str] | None, device: str, out: str | No
             print("  " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
     print(f"\n[fer bench] {time.perf_counter() - t0:.0f} s. speed-up = eager fp32 step time / fast-path step time, "
           "same model and batch; medians over repetitions.")
+    if any(r.bf16_ms is not None for r in rows):
+        print("[fer bench] bf16 columns: the fast path plus bf16 autocast on this CPU's native bf16 units, "
+              "which fit uses only with FER_CPU_BF16=1.")
     if dev.type != "cuda":
-        print("[fer bench] CPU peak memory is the growth of the process's resident set (approximate); "
+        print("[fer bench] CPU peak memory is the growth of the process's resident set (approximate); est. MiB is "
+              "the fp32 model state plus the tensors saved for backward (device-independent). "
               "GPU memory figures must be measured on a GPU.")
     if out:
         atomic_write_json(out, {

@@ -166,6 +166,7 @@ def run_book(*, profile: str = "small", only: Sequence[str] | None = None, keep_
     root = root or find_root()
     build_dir = build_dir or root / "_build"
     os.environ.setdefault("FER_CACHE", str(root / ".fer_cache"))
+    os.environ.setdefault("FER_PROGRESS", "summary")  # rendered notebooks cannot keep live widgets
     todo = select(chapters(root, toc=toc), only)
     repo_url = repository_url(root)
     params = {"profile": profile, "seed": seed, "data_root": data_root, "device": device}

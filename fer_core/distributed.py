@@ -38,7 +38,7 @@ import torch.distributed as dist
 from fer_core.io import load_checkpoint, save_checkpoint
 
 __all__ = ["NPROC_ENV", "LaunchError", "rank", "local_rank", "world_size", "is_main", "is_distributed", "barrier",
-           "nproc_from_env", "free_port", "torchrun_command", "launch", "run"]
+           "nproc_from_env", "per_rank_batch_size", "free_port", "torchrun_command", "launch", "run"]
 
 NPROC_ENV = "FER_NPROC"
 
@@ -94,6 +94,24 @@ def nproc_from_env(default: int = 1) -> int:
     if value < 1:
         raise ValueError(f"{NPROC_ENV}={raw!r} is not a process count; set it to a positive integer (e.g. 2) or unset it")
     return value
+
+
+def per_rank_batch_size(global_batch_size: int, world: int | None = None) -> int:
+    """The per-process ``batch_size`` for :func:`~fer_core.train.fit` that keeps the paper's global batch.
+
+    ``fit`` takes the batch of *one* rank, so N ranks train with N times the batch; a
+    chapter that wants the paper's global batch (and hence its learning rate) divides.
+
+    Raises:
+        ValueError: ``global_batch_size`` is not a multiple of the number of processes.
+    """
+    world = world_size() if world is None else world
+    if global_batch_size < 1 or global_batch_size % world:
+        raise ValueError(
+            f"a global batch of {global_batch_size} cannot be split evenly over {world} processes; "
+            f"use a process count that divides it or a batch size that is a multiple of {world}"
+        )
+    return global_batch_size // world
 
 
 def free_port() -> int:

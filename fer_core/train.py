@@ -28,6 +28,7 @@ all-reduce does not overlap with the backward pass. See ``book/distributed.md``.
 from __future__ import annotations
 
 import abc
+import contextlib
 import json
 import math
 import os
@@ -49,7 +50,8 @@ from fer_core import runtime
 from fer_core.io import atomic_write_bytes, load_checkpoint, save_checkpoint
 
 __all__ = ["Method", "StepContext", "fit", "FitResult", "DivergenceError", "EpochBatchSampler", "distributed_env",
-           "prepare_nets", "make_adam", "GPUCachedDataset", "amp_supported"]
+           "prepare_nets", "make_adam", "GPUCachedDataset", "amp_supported", "channels_last_pays",
+           "cpu_has_native_bf16", "CPU_BF16_ENV"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = 1
@@ -95,9 +97,12 @@ class StepContext:
     clip_grad: float | None = None
     grad_norms: dict[str, float] = field(default_factory=dict)
     _optimizers: Mapping[str, torch.optim.Optimizer] = field(default_factory=dict, repr=False)
+    cpu_amp: bool = False
 
     def autocast(self):
-        """bf16 autocast on CUDA, no-op on CPU."""
+        """bf16 autocast on CUDA; on CPU only with ``cpu_amp`` (opt-in, see :func:`amp_supported`)."""
+        if self.device.type == "cpu":
+            return torch.autocast("cpu", dtype=torch.bfloat16) if self.amp and self.cpu_amp else contextlib.nullcontext()
         return runtime.autocast(self.device, enabled=self.amp)
 
     def update(self, optimizer: str, loss: torch.Tensor, *, retain_graph: bool = False) -> None:
@@ -236,14 +241,41 @@ def _seed_rank_stream(seed: int, rank: int) -> None:
     torch.manual_seed(derived)
 
 
-def amp_supported(device: torch.device | str) -> bool:
-    """Whether :func:`fit` uses bf16 autocast on ``device``: CUDA with native bf16 (compute capability >= 8.0).
+CPU_BF16_ENV = "FER_CPU_BF16"
 
-    Older GPUs (e.g. the T4 of free Colab) only emulate bf16, which is slower than fp32, so
-    the loop trains them in fp32. CPUs train in fp32 too.
+
+def cpu_has_native_bf16() -> bool:
+    """Whether oneDNN runs bf16 natively on this CPU (AVX512-BF16 or AMX); emulated bf16 is slow."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def amp_supported(device: torch.device | str) -> bool:
+    """Whether :func:`fit` uses bf16 autocast on ``device``.
+
+    - CUDA: when the GPU has native bf16 (compute capability >= 8.0). Older GPUs (the T4
+      of free Colab, V100) only emulate bf16, which is slower than fp32, so they train in fp32.
+    - CPU: only when asked for with ``FER_CPU_BF16=1`` *and* the CPU has native bf16
+      (:func:`cpu_has_native_bf16`). Opt-in because it changes the numbers a chapter
+      prints on a CPU, and a run on another CPU without bf16 would then differ more.
     """
     device = torch.device(device)
-    return device.type == "cuda" and torch.cuda.get_device_capability(device) >= (8, 0)
+    if device.type == "cuda":
+        return torch.cuda.get_device_capability(device) >= (8, 0)
+    if device.type == "cpu":
+        return os.environ.get(CPU_BF16_ENV, "") == "1" and cpu_has_native_bf16()
+    return False
+
+
+def channels_last_pays(device: torch.device | str) -> bool:
+    """Whether :func:`fit` stores conv weights and image batches as NHWC on ``device``.
+
+    On CUDA always (cuDNN's tensor-core convolutions are NHWC); on CPU as well, where
+    oneDNN's convolutions are NHWC too (``fer bench`` measures what it brings).
+    """
+    return torch.device(device).type in ("cuda", "cpu")
 
 
 def prepare_nets(method: Method, device: torch.device, *, channels_last: bool = False,
@@ -444,8 +476,9 @@ def fit(
         eval_every: call ``evaluate(method, step)`` every this many steps and at the end
             (on every rank; rank 0 logs the result).
         resume: continue from ``run_dir/checkpoint.pt`` when it exists.
-        amp: bf16 autocast inside ``ctx.autocast()`` where it pays (:func:`amp_supported`).
-        channels_last: NHWC weights and image batches on CUDA.
+        amp: bf16 autocast inside ``ctx.autocast()`` where it pays (:func:`amp_supported`:
+            Ampere or newer GPUs; CPUs only with ``FER_CPU_BF16=1``).
+        channels_last: NHWC weights and image batches (:func:`channels_last_pays`).
         compile: ``torch.compile`` every network (off by default: compilation takes tens
             of seconds per network and pays only on long GPU runs; see ``fer bench``).
         sync_batchnorm: with several CUDA ranks, turn BatchNorm into SyncBatchNorm so the
@@ -468,7 +501,7 @@ def fit(
     if sync_batchnorm and world > 1 and not on_cuda:
         raise ValueError("sync_batchnorm=True needs CUDA (SyncBatchNorm has no CPU kernel); "
                          "train on GPUs or leave sync_batchnorm off")
-    use_cl = channels_last and on_cuda
+    use_cl = channels_last and channels_last_pays(device)
     is_main = rank == 0
     run_dir = Path(run_dir) if run_dir is not None else None
     ckpt_path = run_dir / CHECKPOINT_NAME if run_dir is not None else None
@@ -498,7 +531,7 @@ def fit(
                         # its own generator: creating the iterator must not consume the global RNG
                         generator=torch.Generator().manual_seed(seed))
     ctx = StepContext(device=device, rank=rank, world_size=world, amp=amp and amp_supported(device),
-                      clip_grad=clip_grad, _optimizers=method.optimizers)
+                      clip_grad=clip_grad, _optimizers=method.optimizers, cpu_amp=amp_supported(device))
 
     t0 = time.perf_counter()
     pending: dict[str, list[torch.Tensor]] = {}

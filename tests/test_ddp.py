@@ -174,6 +174,13 @@ def test_torchrun_command_uses_pytorch_launcher():
     assert "-m" not in distributed.torchrun_command("train.py", nproc=2)[3:]
 
 
+def test_per_rank_batch_keeps_the_global_batch():
+    assert distributed.per_rank_batch_size(64, 4) == 16
+    assert distributed.per_rank_batch_size(64) == 64  # one process
+    with pytest.raises(ValueError, match="cannot be split evenly over 3"):
+        distributed.per_rank_batch_size(64, 3)
+
+
 def test_rank_helpers_outside_torchrun(monkeypatch):
     for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         monkeypatch.delenv(var, raising=False)

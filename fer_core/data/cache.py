@@ -198,7 +198,7 @@ def build_cache(
 
     An exception (or Ctrl-C) leaves no ``index.json``, so the partial entry is never trusted.
     """
-    from tqdm.auto import tqdm
+    from fer_core.progress import tqdm
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

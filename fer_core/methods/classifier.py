@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
+from fer_core.progress import tqdm
 
 from fer_core import runtime
 from fer_core.train import Method, StepContext, fit

@@ -216,25 +216,8 @@ def feature_shapes(p: Mapping[str, np.ndarray], g: np.ndarray) -> dict[str, np.n
 
 
 _JAW_ANGLES = tuple(-0.05 + (math.pi + 0.10) * k / 16 for k in range(17))
-
-
-def _eye_points(s: dict, side: float) -> tuple[np.ndarray, np.ndarray]:
-    """u, v of the 6 eye landmarks of one eye (``side`` -1: image-left eye 36-41, +1: 42-47)."""
-    ts = (1.0, 1 / 3, -1 / 3, -1.0, -1 / 3, 1 / 3) if side < 0 else (-1.0, -1 / 3, 1 / 3, 1.0, 1 / 3, -1 / 3)
-    lids = ("c", "up", "up", "c", "lo", "lo") if side < 0 else ("c", "up", "up", "c", "lo", "lo")
-    us, vs = [], []
-    for t, lid in zip(ts, lids):
-        du = t * s["ew"]
-        centre = -s["tilt"] * s["ew"] * t * 0.35
-        if lid == "up":
-            dv = centre - s["hu"] * (1 - t * t)
-        elif lid == "lo":
-            dv = centre + s["hl"] * (1 - t * t)
-        else:
-            dv = centre
-        us.append(side * (s["ex"] + du))
-        vs.append(s["ey"] + dv)
-    return np.stack(us, 1), np.stack(vs, 1)
+_JAW_COS = np.array([math.cos(a) for a in _JAW_ANGLES])
+_JAW_SIN = np.array([math.sin(a) for a in _JAW_ANGLES])
 
 
 def brow_curve(s: dict, t: np.ndarray) -> np.ndarray:
@@ -256,55 +239,48 @@ def landmarks_3d(p: Mapping[str, np.ndarray], s: Mapping[str, np.ndarray]) -> np
     protrude from the surface by up to ``nose_p``; all others lie on the surface.
     """
     B = len(p["ax"])
-    us, vs = np.zeros((B, 68)), np.zeros((B, 68))
-    extra = np.zeros((B, 68))
-    # jaw 0..16 from the image-left temple around the chin
-    # constant angles: no transcendental function of a per-sample array (bit-stable in any batch)
-    rho = 0.95
-    for k, th in enumerate(_JAW_ANGLES):
-        us[:, k] = -rho * p["ax"] * math.cos(th)
-        vs[:, k] = rho * p["ay"] * math.sin(th)
+    us, vs, extra = np.zeros((B, 68)), np.zeros((B, 68)), np.zeros((B, 68))
+
+    def col(name):
+        return np.asarray(s[name] if name in s else p[name], dtype=np.float64)[:, None]
+
+    # jaw 0..16 from the image-left temple around the chin, at fixed angles
+    us[:, :17] = -0.95 * col("ax") * _JAW_COS
+    vs[:, :17] = 0.95 * col("ay") * _JAW_SIN
     # brows 17..21 (image left, outer -> inner) and 22..26 (image right, inner -> outer)
-    for j, t in enumerate((1.0, 0.5, 0.0, -0.5, -1.0)):
-        du = s["b_in"] * (1 - t) / 2 + s["b_out"] * (1 + t) / 2
-        us[:, 17 + j] = -(s["ex"] + du)
-        vs[:, 17 + j] = s["ey"] + brow_curve(s, np.full(B, t))
-        us[:, 26 - j] = s["ex"] + du
-        vs[:, 26 - j] = vs[:, 17 + j]
+    t = np.array([1.0, 0.5, 0.0, -0.5, -1.0])
+    du = col("b_in") * (1 - t) / 2 + col("b_out") * (1 + t) / 2
+    bv = col("ey") + col("bv_in") * (1 - t) / 2 + col("bv_out") * (1 + t) / 2 - col("arch") * (1 - t * t)
+    us[:, 17:22], vs[:, 17:22] = -(col("ex") + du), bv
+    us[:, 22:27], vs[:, 22:27] = (col("ex") + du)[:, ::-1], bv[:, ::-1]
     # nose bridge 27..30 and base 31..35
-    top = s["ey"] - 0.01
-    for j in range(4):
-        f = j / 3
-        vs[:, 27 + j] = top * (1 - f) + s["nose_y"] * f
-        extra[:, 27 + j] = s["nose_p"] * (0.25 + 0.75 * f)
-    for j, f in enumerate((-1.0, -0.5, 0.0, 0.5, 1.0)):
-        us[:, 31 + j] = f * s["nose_w"]
-        vs[:, 31 + j] = s["nose_y"] + 0.035 - 0.012 * abs(f)
-        extra[:, 31 + j] = s["nose_p"] * (0.70 - 0.45 * abs(f))
-    # eyes
-    for side, first in ((-1.0, 36), (1.0, 42)):
-        eu, ev = _eye_points(s, side)
-        us[:, first:first + 6], vs[:, first:first + 6] = eu, ev
-    # mouth: outer 48..59, inner 60..67
-    mw, my = s["mw"], s["my"]
-
-    def lip(t, which):
-        t = np.full(B, t)
-        line = mouth_line(s, t)
-        bump = 1 - t * t
-        if which == "ui":
-            return line - s["ou"] * bump
-        if which == "li":
-            return line + s["ol"] * bump
-        if which == "uo":
-            return line - (s["ou"] + s["lu"]) * bump
-        return line + (s["ol"] + s["ll"]) * bump
-
-    outer = [(-1.0, "c"), (-2 / 3, "uo"), (-1 / 3, "uo"), (0.0, "uo"), (1 / 3, "uo"), (2 / 3, "uo"), (1.0, "c"),
-             (2 / 3, "lo"), (1 / 3, "lo"), (0.0, "lo"), (-1 / 3, "lo"), (-2 / 3, "lo")]
-    inner = [(-0.9, "c"), (-1 / 3, "ui"), (0.0, "ui"), (1 / 3, "ui"), (0.9, "c"), (1 / 3, "li"), (0.0, "li"), (-1 / 3, "li")]
-    for j, (t, which) in enumerate(outer + inner):
-        us[:, 48 + j] = t * mw
-        vs[:, 48 + j] = my + (mouth_line(s, np.full(B, t)) if which == "c" else lip(t, which))
+    f = np.arange(4) / 3
+    vs[:, 27:31] = (col("ey") - 0.01) * (1 - f) + col("nose_y") * f
+    extra[:, 27:31] = col("nose_p") * (0.25 + 0.75 * f)
+    f = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
+    us[:, 31:36] = f * col("nose_w")
+    vs[:, 31:36] = col("nose_y") + (0.035 - 0.012 * np.abs(f))
+    extra[:, 31:36] = col("nose_p") * (0.70 - 0.45 * np.abs(f))
+    # eyes 36..41 (image left: outer corner, upper lid x2, inner corner, lower lid x2) and 42..47
+    t = np.array([1.0, 1 / 3, -1 / 3, -1.0, -1 / 3, 1 / 3])
+    lid = np.array([0.0, -1.0, -1.0, 0.0, 1.0, 1.0])
+    ew = col("ew")
+    h = np.where(lid < 0, col("hu"), col("hl"))
+    dv = -0.35 * col("tilt") * ew * t + lid * h * (1 - t * t)
+    us[:, 36:42], vs[:, 36:42] = -(col("ex") + t * ew), col("ey") + dv
+    order = [3, 2, 1, 0, 5, 4]  # 42 inner corner, 43-44 upper lid, 45 outer corner, 46-47 lower lid
+    us[:, 42:48], vs[:, 42:48] = (col("ex") + t * ew)[:, order], (col("ey") + dv)[:, order]
+    # mouth: outer 48..59, inner 60..67; "which" 0 corner, 1 upper outer, 2 lower outer, 3 upper inner, 4 lower inner
+    t = np.array([-1, -2 / 3, -1 / 3, 0, 1 / 3, 2 / 3, 1, 2 / 3, 1 / 3, 0, -1 / 3, -2 / 3,
+                  -0.9, -1 / 3, 0, 1 / 3, 0.9, 1 / 3, 0, -1 / 3])
+    which = np.array([0, 1, 1, 1, 1, 1, 0, 2, 2, 2, 2, 2, 0, 3, 3, 3, 0, 4, 4, 4])
+    ca, cd = (col("cl") + col("cr")) / 2, (col("cr") - col("cl")) / 2
+    line = t * t * (ca + cd * t)
+    bump = 1 - t * t
+    off = np.select([which == 1, which == 2, which == 3, which == 4],
+                    [-(col("ou") + col("lu")) * bump, (col("ol") + col("ll")) * bump, -col("ou") * bump,
+                     col("ol") * bump], 0.0)
+    us[:, 48:68] = t * col("mw")
+    vs[:, 48:68] = col("my") + line + off
     w = surface_depth(p, us, vs) + extra
     return np.stack([us, vs, w], -1)

@@ -86,35 +86,77 @@ def noise_bank(size: int, device: torch.device | str = "cpu") -> tuple[torch.Ten
 
 def _union_box(pts: np.ndarray, margin: float, size: int) -> tuple[int, int, int, int]:
     """Pixel rows/cols ``[r0, r1) x [c0, c1)`` containing all ``pts`` (normalised, any batch) plus ``margin``."""
-    lo = pts.reshape(-1, 2).min(0) - margin
-    hi = pts.reshape(-1, 2).max(0) + margin
+    x, y = pts[..., 0], pts[..., 1]
+    lo = np.array([x.min(), y.min()]) - margin
+    hi = np.array([x.max(), y.max()]) + margin
     # pixel j covers normalised [2j/S - 1, 2(j+1)/S - 1]
     c0, r0 = (np.floor((lo + 1) * size / 2) - 1).astype(int)
     c1, r1 = (np.ceil((hi + 1) * size / 2) + 1).astype(int)
     return max(r0, 0), min(r1, size), max(c0, 0), min(c1, size)
 
 
-def _support_points(p, which: str) -> tuple[np.ndarray, np.ndarray]:
-    """Frontal ``(u, v)`` grid (B, 25) covering the texture-space support of a feature group."""
-    B, s = len(p["ax"]), p
-    if which == "eyes":  # full face width: the glasses' arms reach the ears
-        u_hi = p["ax"] + 0.02
-        v_lo = s["ey"] + np.minimum(np.minimum(s["bv_in"], s["bv_out"]) - np.abs(s["arch"]), -1.25 * s["ew"]) - 0.07
-        v_hi = s["ey"] + s["hl"] + 0.21
+def _support_rect(p, which: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Frontal ``(u_lo, u_hi, v_lo, v_hi)``, each ``(B,)``: a rectangle holding a feature group's whole support.
+
+    The bounds follow the extents of the shapes drawn in ``_eye``, ``_centre``, ``_arms``,
+    ``_forehead`` and ``_mouth_region`` (each feature has compact support), with a margin.
+    """
+    s = p
+    ones = np.ones(len(p["ax"]))
+    rim = 1.55 * s["ew"] + 0.02
+    if which == "eyes":  # both eyes (mirror images), brows, cheeks, crow's feet, glasses rims
+        u_hi = s["ex"] + np.maximum(np.maximum(s["b_out"], rim), s["ew"] + 0.09) + 0.01
+        u_lo = -u_hi
+        v_lo = s["ey"] + np.minimum(np.minimum(s["bv_in"], s["bv_out"]) - np.abs(s["arch"]) - s["brow_th"] * 1.4,
+                                    -1.1 * s["ew"] - 0.02) - 0.01
+        v_hi = s["ey"] + s["hl"] + 0.14
+    elif which == "centre":
+        u_hi = np.maximum(0.09 * ones, s["ex"] - 1.55 * s["ew"] + 0.03)
+        u_lo = -u_hi
+        v_lo = s["ey"] + np.minimum(s["bv_in"] - 0.06, -0.05)
+        v_hi = s["ey"] + 0.125
+    elif which in ("arm_l", "arm_r"):
+        inner, outer = s["ex"] + 1.55 * s["ew"] - 0.02, s["ax"] + 0.03
+        v_lo, v_hi = s["ey"] - 0.045, s["ey"] + 0.015
+        u_lo, u_hi = (inner, outer) if which == "arm_r" else (-outer, -inner)
+    elif which == "beard":
+        u_lo, u_hi = -s["ax"] - 0.02, s["ax"] + 0.02
+        v_lo, v_hi = s["nose_y"] + 0.03, s["ay"] + 0.02
     elif which == "forehead":
         v_lo, v_hi = s["ey"] + s["bv_in"] - 0.20, s["ey"] + s["bv_in"]
-        u_hi = 0.30 * np.ones(B)
+        u_lo, u_hi = -0.30 * ones, 0.30 * ones
     elif which == "mouth":
         u_hi = np.maximum(s["mw"] + 0.07, s["nose_w"] + 0.05)
+        u_lo = -u_hi
         v_lo = np.minimum(s["nose_y"] + 0.01, s["my"] + np.minimum(np.minimum(s["cl"], s["cr"]), 0) - s["ou"] - s["lu"] - 0.04)
         v_hi = s["my"] + np.maximum(np.maximum(s["cl"], s["cr"]), 0) + s["ol"] + s["ll"] + 0.07
     else:
         raise ValueError(which)
-    u_lo = -u_hi
-    f = np.linspace(0.0, 1.0, 5)
-    uu = u_lo[:, None, None] + (u_hi - u_lo)[:, None, None] * f[None, :, None]
-    vv = v_lo[:, None, None] + (v_hi - v_lo)[:, None, None] * f[None, None, :]
-    return np.broadcast_to(uu, (B, 5, 5)).reshape(B, 25), np.broadcast_to(vv, (B, 5, 5)).reshape(B, 25)
+    return u_lo, u_hi, v_lo, v_hi
+
+
+def _boxes(P, R: np.ndarray, names: tuple[str, ...], S: int, margin: float,
+           only: Mapping[str, np.ndarray] | None = None) -> dict[str, tuple[slice, slice]]:
+    """Pixel boxes ``(rows, cols)`` holding each named feature group for every face of the batch.
+
+    A 9 x 9 grid over each group's support rectangle is lifted onto the head surface and
+    projected; the box is the union over the batch (over the faces ``only[name]`` marks, for
+    features the other faces do not have) plus ``margin``.
+    """
+    only = only or {}
+    rects = np.stack([np.stack(_support_rect(P, n), -1) for n in names], 1)   # (B, G, 4)
+    f = np.linspace(0.0, 1.0, 9)
+    B, G = rects.shape[:2]
+    uu = rects[..., 0, None, None] + (rects[..., 1] - rects[..., 0])[..., None, None] * f[:, None]
+    vv = rects[..., 2, None, None] + (rects[..., 3] - rects[..., 2])[..., None, None] * f[None, :]
+    uu, vv = np.broadcast_arrays(uu, vv)
+    uu, vv = uu.reshape(B, -1), vv.reshape(B, -1)
+    pts = project(np.stack([uu, vv, _depth(P, uu, vv)], -1), R, P["scale"], P["tx"], P["ty"]).reshape(B, G, 81, 2)
+    out = {}
+    for k, name in enumerate(names):
+        r0, r1, c0, c1 = _union_box(pts[only[name], k] if name in only else pts[:, k], margin, S)
+        out[name] = (slice(r0, max(r1, r0)), slice(c0, max(c1, c0)))
+    return out
 
 
 class _Grid:
@@ -122,9 +164,9 @@ class _Grid:
 
     def __init__(self, cols: Mapping[str, np.ndarray], device, dtype=torch.float32):
         names = list(cols)
-        mat = np.stack([np.asarray(cols[n], dtype=np.float64) for n in names], 1)
+        mat = np.stack([np.asarray(cols[n], dtype=np.float64) for n in names], 0)
         t = torch.from_numpy(mat).to(device=device, dtype=dtype)
-        self._t = {n: t[:, j, None, None] for j, n in enumerate(names)}
+        self._t = dict(zip(names, t.view(len(names), -1, 1, 1).unbind(0)))
 
     def __getattr__(self, name):
         try:
@@ -145,7 +187,7 @@ def _lines(phase: torch.Tensor, width: float) -> torch.Tensor:
 
 
 def render(P: Mapping[str, np.ndarray], *, size: int, channels: int, device: torch.device | str = "cpu",
-           slices: bool = True) -> tuple[torch.Tensor, np.ndarray]:
+           slices: bool = True, out: torch.Tensor | None = None) -> tuple[torch.Tensor, np.ndarray]:
     """Render a batch of faces.
 
     Args:
@@ -156,6 +198,7 @@ def render(P: Mapping[str, np.ndarray], *, size: int, channels: int, device: tor
         size: output side S in pixels; channels: 3 (RGB) or 1 (luma).
         slices: evaluate each feature only on the rows/columns that can hold it (faster;
             ``False`` evaluates everything everywhere and gives the same image).
+        out: optional ``(B, channels, S, S)`` float32 tensor on ``device`` to write the images into.
 
     Returns:
         ``images`` ``(B, channels, S, S)`` float32 in [-1, 1] on ``device`` and
@@ -193,57 +236,71 @@ def render(P: Mapping[str, np.ndarray], *, size: int, channels: int, device: tor
     shade.mul_((w * g.rim).add_(0.7).clamp_(max=1.0))
     del nn_
 
-    # hair (top, sides, back) and beard share the hair colour; a streaky texture
+    # hair (top, sides, back) and beard share the hair colour; a streaky texture modulates both
     white, smooth = noise_bank(S, device)
     tex = smooth.index_select(0, torch.from_numpy(P["noise_k"][:, 0]).to(device))
-    hair = _soft((g.hairline + g.hair_curve * u * u).sub_(v), inv_px)
-    side = _soft(g.hair_side - w, inv_px).mul_(_soft(g.hair_low - v, inv_px))
-    hair = torch.maximum(hair, side)
-    del side
-    if P["beard"].any():
-        beard = _soft(v - g.beard_top, inv_px).mul_(_soft(w * g.inv_az - 0.25, inv_px))
-        beard.mul_((tex * 0.25 + 0.75).clamp_(0.0, 1.0)).mul_(g.beard)
-        hair = torch.maximum(hair, beard)
-        del beard
-    A = colour["skin"] * (1.0 - hair).unsqueeze(1)
-    A.add_(colour["hair"] * (hair * (tex * 0.18 + 1.0)).unsqueeze(1))
-    shade.mul_(tex * 0.015 + 1.0)
-    del hair, tex
-    au = u.abs()
+    hair = torch.minimum(g.hair_side - w, g.hair_low - v)          # sides and back, above hair_low
+    hair = _soft(torch.maximum(hair, (u * u).mul_(g.hair_curve).add_(g.hairline).sub_(v)), inv_px)
+    bearded = P["beard"] > 0
+    glasses = bool(P["glasses"].any())
+    names = ("eyes", "centre", "forehead", "mouth") + (("arm_l", "arm_r") if glasses else ()) + \
+        (("beard",) if bearded.any() else ())
+    boxes = _boxes(P, R, names, S, 0.02 + 1.5 * px, only={"arm_l": P["glasses"] > 0, "arm_r": P["glasses"] > 0,
+                                                          "beard": bearded}) if slices else {}
 
     def box(which):
-        if not slices:
-            return slice(None), slice(None)
-        uu, vv = _support_points(P, which)
-        X = np.stack([uu, vv, _depth(P, uu, vv)], -1)
-        r0, r1, c0, c1 = _union_box(project(X, R, P["scale"], P["tx"], P["ty"]), 0.04, S)
-        return slice(r0, max(r1, r0)), slice(c0, max(c1, c0))
+        return boxes.get(which, (slice(None), slice(None)))
 
-    rs, cs = box("eyes")
-    _eye_region(g, colour, au[:, rs, cs], v[:, rs, cs], A[:, :, rs, cs], shade[:, rs, cs], inv_px,
-                bool(P["glasses"].any()))
-    rs, cs = box("forehead")
-    _forehead(g, au[:, rs, cs], v[:, rs, cs], shade[:, rs, cs])
-    rs, cs = box("mouth")
-    _mouth_region(g, colour, au[:, rs, cs], u[:, rs, cs], v[:, rs, cs], A[:, :, rs, cs], shade[:, rs, cs], inv_px)
+    if bearded.any():
+        rs, cs = box("beard")
+        vb, wb = v[:, rs, cs], w[:, rs, cs]
+        beard = _soft(torch.minimum(vb - g.beard_top, (wb * g.inv_az).sub_(0.25)), inv_px)
+        beard.mul_((tex[:, rs, cs] * 0.25 + 0.75).clamp_(0.0, 1.0).mul_(g.beard))
+        torch.maximum(hair[:, rs, cs], beard, out=beard)
+        hair[:, rs, cs] = beard
+        del beard, vb, wb
+    A = colour["skin"] + colour["hair_skin"] * hair.unsqueeze(1)
+    shade.mul_(tex.mul_(hair * 0.18 + 0.015).add_(1.0))
+    del hair, tex
+
+
+    def region(which, side=0):
+        """Slices of the box and the grids there; points on the back half of the head (and, for a
+        one-sided box, on the other side of the midline) are moved far away, so nothing is drawn there."""
+        rs, cs = box(which)
+        uu, vv, ww = u[:, rs, cs], v[:, rs, cs], w[:, rs, cs]
+        away = ww < 0.0
+        if side:
+            away |= (uu < 0.0) if side > 0 else (uu >= 0.0)
+        far = torch.where(away, 10.0, uu.abs() if side == 0 else (uu if side > 0 else -uu))
+        return rs, cs, far, torch.where(away, 10.0, uu), torch.where(away, 10.0, vv)
+
+    rs, cs, au, _, v_ = region("eyes")
+    _eye(g, colour, au, v_, A[:, :, rs, cs], shade[:, rs, cs], inv_px, glasses)
+    rs, cs, au, _, v_ = region("centre")
+    _centre(g, au, v_, A[:, :, rs, cs], shade[:, rs, cs], inv_px, glasses)
+    if glasses:
+        for which, side in (("arm_l", -1), ("arm_r", 1)):
+            rs, cs, au, _, v_ = region(which, side)
+            _arm(g, au, v_, A[:, :, rs, cs], inv_px)
+    rs, cs, au, _, v_ = region("forehead")
+    _forehead(g, au, v_, shade[:, rs, cs])
+    rs, cs, au, u_, v_ = region("mouth")
+    _mouth_region(g, colour, au, u_, v_, A[:, :, rs, cs], shade[:, rs, cs], inv_px)
     rs, cs = _nose_box(lm, P, S) if slices else (slice(None), slice(None))
     _nose(g, xg[..., cs], yg[:, rs], shade[:, rs, cs], inv_px)
-    del u, v, w, au
+    del u, v, w
 
-    # composite head over neck over a two-colour background; gain, noise, [-1, 1]
-    t = (g.bg_c * xg + g.bg_s * yg).mul_(g.bg_k).add_(0.5).clamp_(0.0, 1.0)
+    # composite head over neck over the background (one colour, a brightness ramp); gain, noise, [-1, 1]
     qxr = g.cr * qx + g.sr * qy
     qyr = g.cr * qy - g.sr * qx
-    neck = _soft(g.neck_w - qxr.abs_(), inv_px).mul_(_soft(qyr.sub_(g.neck_top), inv_px))
+    neck = _soft(torch.minimum(g.neck_w - qxr.abs_(), qyr.sub_(g.neck_top)), inv_px)
     del qxr, qyr
     rest = (1.0 - head).mul_(g.gain2)
     neck.mul_(rest)
-    rest.sub_(neck)
-    bg1 = t.mul_(rest)
-    bg0 = rest.sub_(bg1)
-    img = A.mul_(head.mul_(shade).mul_(g.gain2).unsqueeze(1))
-    img.add_(colour["neck"] * neck.unsqueeze(1)).add_(colour["bg0"] * bg0.unsqueeze(1))
-    img.add_(colour["bg1"] * bg1.unsqueeze(1))
+    bg = (g.bg_c * xg + g.bg_s * yg).mul_(g.bg_k).clamp_(-0.5, 0.5).add_(1.0).mul_(rest.sub_(neck))
+    img = torch.mul(A, head.mul_(shade).mul_(g.gain2).unsqueeze(1), out=out)
+    img.add_(colour["neck"] * neck.unsqueeze(1)).add_(colour["bg"] * bg.unsqueeze(1))
     noise = white.index_select(0, torch.from_numpy(P["noise_k"][:, 1]).to(device)).mul_(g.noise).sub_(1.0)
     img.add_(noise.unsqueeze(1)).clamp_(-1.0, 1.0)
     px_lm = ((lm + 1.0) * (S / 2) - 0.5).astype(np.float32)
@@ -278,7 +335,7 @@ def _columns(P, R, lm, inv_px) -> dict[str, np.ndarray]:
         "cr": _cos(P["roll"]), "sr": _sin(P["roll"]), "neck_w": P["neck_w"], "neck_top": 0.45 * ay,
         "hairline": P["hairline"], "hair_curve": P["hair_curve"] / ax ** 2, "hair_side": P["hair_side"] * az,
         "hair_low": P["hair_low"], "beard": P["beard"], "beard_top": P["nose_y"] + 0.055,
-        "ex": P["ex"], "ey": P["ey"], "ew": P["ew"], "inv_ew": 1 / P["ew"], "hu": P["hu"], "hl": P["hl"],
+        "ax": ax, "ex": P["ex"], "ey": P["ey"], "ew": P["ew"], "inv_ew": 1 / P["ew"], "hu": P["hu"], "hl": P["hl"],
         "tilt": -0.35 * P["tilt"], "iris": P["iris"], "pupil": 0.45 * P["iris"], "ic": (P["eh_lo"] - P["eh_up"]) / 2,
         "iris_g": 0.8 * (P["iris_rgb"][:, 0] * LUMA[0] + P["iris_rgb"][:, 1] * LUMA[1] + P["iris_rgb"][:, 2] * LUMA[2]),
         "sclera_g": 0.80 + 0.12 * P["ambient"],
@@ -295,7 +352,7 @@ def _columns(P, R, lm, inv_px) -> dict[str, np.ndarray]:
         "n_ax": nose_a[:, 0], "n_ay": nose_a[:, 1], "n_dx": seg[:, 0] / seg_len, "n_dy": seg[:, 1] / seg_len,
         "inv_n_len": 1 / seg_len, "n_side": side * P["nose_w"] * sc * 0.55, "n_dark": 0.12 + 0.25 * P["diffuse"],
         "nos_lx": lm[:, 32, 0], "nos_ly": lm[:, 32, 1], "nos_rx": lm[:, 34, 0], "nos_ry": lm[:, 34, 1],
-        "nos_r": 0.022 * sc, "bg_c": _cos(P["bg_angle"]), "bg_s": _sin(P["bg_angle"]), "bg_k": P["bg_sharp"],
+        "nos_r": 0.022 * sc, "bg_c": _cos(P["bg_angle"]), "bg_s": _sin(P["bg_angle"]), "bg_k": P["bg_ramp"],
         "noise": P["noise"], "gain2": 2.0 * P["gain"],
     }
 
@@ -329,8 +386,8 @@ def _nose_box(lm: np.ndarray, P, S: int) -> tuple[slice, slice]:
 def _colours(P, channels: int, device) -> dict[str, torch.Tensor]:
     """Per-sample colours ``(B, C, 1, 1)`` in [0, 1] (luma when ``channels == 1``)."""
     skin = P["skin"]
-    cols = {"skin": skin, "hair": P["hair"], "brow": P["hair"] * 0.6 + 0.01, "lip": P["lip"], "neck": skin * 0.72,
-            "bg0": P["bg0"], "bg1": P["bg1"]}
+    cols = {"skin": skin, "hair": P["hair"], "hair_skin": P["hair"] - skin, "brow": P["hair"] * 0.6 + 0.01, "lip": P["lip"], "neck": skin * 0.72,
+            "bg": P["bg"]}
     names = list(cols)
     mat = np.stack([np.asarray(cols[n], dtype=np.float64) for n in names], 1)  # (B, K, 3)
     if channels == 1:
@@ -350,8 +407,11 @@ def _over_grey(A: torch.Tensor, alpha: torch.Tensor, premult: torch.Tensor) -> N
     A.mul_((1.0 - alpha).unsqueeze(1)).add_(premult.unsqueeze(1))
 
 
-def _eye_region(g, colour, au, v, A, shade, inv_px, glasses: bool) -> None:
-    """Eyes, brows, eye-region wrinkles, cheeks and glasses on a slice (mirrored about the midline)."""
+def _eye(g, colour, au, v, A, shade, inv_px, glasses: bool) -> None:
+    """One eye on its box: eyeball, lids, brow, crow's feet, wrinkles below, cheek, glasses rim.
+
+    ``au`` is the distance from the face midline (the two eyes are mirror images).
+    """
     du = au - g.ex
     dv = v - g.ey
     t = du * g.inv_ew
@@ -360,9 +420,9 @@ def _eye_region(g, colour, au, v, A, shade, inv_px, glasses: bool) -> None:
     up = centre - g.hu * bump
     lo = centre.add_(g.hl * bump)
     eye = _soft(torch.minimum(dv - up, lo - dv), inv_px)
-    # multiplicative detail: cheek raise (brighter), wrinkles (darker)
+    # multiplicative detail: cheek raise (brighter), crow's feet and wrinkles below the eye (darker)
     cdu = du * (1 / 0.10)
-    cdv = (dv - g.hl).sub_(0.11).mul_(1 / 0.075)
+    cdv = (dv - g.hl).sub_(0.075).mul_(1 / 0.055)
     fac = (cdu.mul_(cdu)).add_(cdv.mul_(cdv)).neg_().add_(1.0).clamp_(0.0, 1.0).mul_(g.cheek).add_(1.0)
     del cdu, cdv
     o = du - g.ew
@@ -371,13 +431,9 @@ def _eye_region(g, colour, au, v, A, shade, inv_px, glasses: bool) -> None:
     below = dv - lo
     win = _tent(below - 0.035, 0.03).mul_((bump * 1.5).clamp_(0.0, 1.0)).mul_(g.wr_below)
     dark.add_(win.mul_(_lines(below.mul_(1 / 0.022), 0.4)))
-    win = _tent(au, 0.075).mul_(_tent(dv - 0.05, 0.055)).mul_(g.wr_nasal)
-    dark.add_(win.mul_(_lines(dv * (1 / 0.022), 0.45)))
-    win = _tent(au, 0.045).mul_(_tent(dv - g.bv_in - 0.005, 0.045)).mul_(g.wr_glabella)
-    dark.add_(win.mul_(_lines(au * (1 / 0.028) + 0.5, 0.4)))
     shade.mul_(fac.mul_(dark.clamp_(0.0, 0.8).neg_().add_(1.0)))
     del fac, dark, win, below, o
-    # brows and the upper lash line (hair-coloured)
+    # brow and the upper lash line (hair-coloured)
     tb = (du - g.b_mid).mul_(g.inv_b_half)
     cv = (g.bv_in * 0.5) * (1.0 - tb) + (g.bv_out * 0.5) * (1.0 + tb) - g.arch * (1.0 - tb * tb)
     th = (tb * -0.3 + 1.0).mul_(g.brow_th)
@@ -385,7 +441,7 @@ def _eye_region(g, colour, au, v, A, shade, inv_px, glasses: bool) -> None:
     lash = (dv - up).abs_().mul_(-inv_px * 0.9).add_(1.0).clamp_(0.0, 1.0).mul_((bump * 4.0).clamp_(0.0, 1.0))
     _over(A, torch.maximum(brow.mul_(g.brow_a), lash.mul_(0.85)), colour["brow"])
     del brow, lash, cv, th, tb
-    # eyeball (grey): sclera, iris, pupil — then the glasses on top
+    # eyeball (grey): sclera, iris, pupil — then the glasses rim and lens on top
     dvi = dv - g.ic
     r = (du * du).add_(dvi.mul_(dvi)).sqrt_()
     iris = _soft(g.iris - r, inv_px)
@@ -396,16 +452,33 @@ def _eye_region(g, colour, au, v, A, shade, inv_px, glasses: bool) -> None:
         rx, ry = 1.55 * g.ew, 1.1 * g.ew
         gv = dv + 0.005
         rr = (du * (1 / rx)).square_().add_((gv * (1 / ry)).square_()).sqrt_()
-        rim = _soft((rr - 1.0).abs_().mul_(ry).neg_().add_(0.011), inv_px)
-        lens = _soft((1.0 - rr).mul_(ry), inv_px).mul_(0.12)
-        bridge = _soft(0.008 - (gv + 0.02).abs_(), inv_px).mul_(_soft(g.ex - rx + 0.006 - au, inv_px))
-        arm = _soft(0.008 - (gv + 0.01).abs_(), inv_px).mul_(_soft(au - g.ex - rx + 0.004, inv_px))
-        frame = torch.maximum(torch.maximum(rim, bridge), arm).mul_(g.glasses)
-        lens.mul_(g.glasses)
+        frame = _soft((rr - 1.0).abs_().mul_(ry).neg_().add_(0.011), inv_px).mul_(g.glasses)
+        lens = _soft((1.0 - rr).mul_(ry), inv_px).mul_(g.glasses * 0.12)
         keep = (1.0 - lens).mul_(1.0 - frame)
         premult = premult.mul_(keep).add_(lens.mul_(1.0 - frame).mul_(0.85)).add_(frame * 0.08)
-        alpha = 1.0 - (1.0 - alpha).mul_(keep)
+        alpha = alpha + (1.0 - alpha).mul_(keep.neg_().add_(1.0))  # exactly alpha where there are no glasses
     _over_grey(A, alpha, premult)
+
+
+def _centre(g, au, v, A, shade, inv_px, glasses: bool) -> None:
+    """Between the eyes: nasal wrinkles (AU9), vertical lines between the brows (AU4), the glasses' bridge."""
+    dv = v - g.ey
+    win = _tent(au, 0.075).mul_(_tent(dv - 0.05, 0.055)).mul_(g.wr_nasal)
+    dark = win.mul_(_lines(dv * (1 / 0.022), 0.45))
+    win = _tent(au, 0.045).mul_(_tent(dv - g.bv_in - 0.005, 0.045)).mul_(g.wr_glabella)
+    dark.add_(win.mul_(_lines(au * (1 / 0.028) + 0.5, 0.4)))
+    shade.mul_(dark.clamp_(0.0, 0.8).neg_().add_(1.0))
+    if glasses:
+        bridge = _soft(0.008 - (dv + 0.025).abs_(), inv_px)
+        bridge.mul_(_soft(g.ex - 1.55 * g.ew + 0.006 - au, inv_px)).mul_(g.glasses)
+        _over_grey(A, bridge, bridge * 0.08)
+
+
+def _arm(g, au, v, A, inv_px) -> None:
+    """A temple arm of the glasses, from the rim to the side of the head (seen when the head turns)."""
+    arm = _soft(0.008 - (v - g.ey + 0.015).abs_(), inv_px)
+    arm.mul_(_soft(torch.minimum(au - g.ex - 1.55 * g.ew + 0.004, g.ax - au), inv_px)).mul_(g.glasses)
+    _over_grey(A, arm, arm * 0.08)
 
 
 def _forehead(g, au, v, shade) -> None:
@@ -438,8 +511,9 @@ def _mouth_region(g, colour, au, u, v, A, shade, inv_px) -> None:
     li = line.add_(g.ol * bump)
     uo = ui - g.lu * bump
     lo = li + g.ll * bump
-    _over(A, _soft(torch.minimum(dv - uo, lo.sub_(dv)), inv_px), colour["lip"])
-    cav = _soft(torch.minimum(dv - ui, li.sub_(dv)), inv_px)
+    ends = _soft(t.abs_().neg_().add_(1.0).mul_(g.mw), inv_px)  # the mouth stops at its corners
+    _over(A, _soft(torch.minimum(dv - uo, lo.sub_(dv)), inv_px).mul_(ends), colour["lip"])
+    cav = _soft(torch.minimum(dv - ui, li.sub_(dv)), inv_px).mul_(ends)
     teeth = _soft(ui.add_(bump.mul_(0.03)).sub_(dv), inv_px).mul_(g.teeth)
     premult = teeth.mul_(0.78).add_(0.12).mul_(cav)
     _over_grey(A, cav, premult)

@@ -127,14 +127,13 @@ class FaceWorld:
             "ambient": 0.62 + k * (u[:, 2] - 0.5) * 0.16, "diffuse": 0.40 + k * (u[:, 3] - 0.5) * 0.24,
             "scale": 1.12 + k * (u[:, 4] - 0.5) * 0.12, "tx": k * (u[:, 5] - 0.5) * 0.10,
             "ty": 0.08 + k * (u[:, 6] - 0.5) * 0.10, "roll": k * (u[:, 7] - 0.5) * 12.0,
-            "bg_angle": u[:, 8] * 360.0, "bg_sharp": 0.4 + 2.6 * u[:, 9],
+            "bg_angle": u[:, 8] * 360.0, "bg_ramp": k * 0.6 * u[:, 9],
             "gain": 1.0 + k * (u[:, 10] - 0.5) * 0.30, "noise": k * (0.01 + 0.04 * u[:, 12]),
         }
         grey = np.array([0.55, 0.55, 0.57])
-        c0 = hash_uniform(self.nuisance_seed, STREAM_SCENE + 1, *scene_keys, n=6).reshape(B, 2, 3)
+        colour = 0.15 + 0.7 * hash_uniform(self.nuisance_seed, STREAM_SCENE + 1, *scene_keys, n=3)
         mix = 0.6 * min(k, 1.0)
-        out["bg0"] = grey * (1 - mix) + (0.1 + 0.8 * c0[:, 0]) * mix
-        out["bg1"] = grey * 0.8 * (1 - mix) + (0.1 + 0.8 * c0[:, 1]) * mix
+        out["bg"] = grey * (1 - mix) + colour * mix
         nk = hash_uniform(self.nuisance_seed, STREAM_FRAME, *frame_keys, n=2)
         out["noise_k"] = np.minimum((nk * N_BANK).astype(np.int64), N_BANK - 1)
         return out
@@ -175,15 +174,16 @@ class FaceWorld:
         return self._render(identity, expression.astype(np.int64), intensity, yaw, pitch, take.astype(np.int64),
                             frame.astype(np.int64), eset, size, channels, torch.device(device), slices)
 
-    def _render(self, ids, cls, intensity, yaw, pitch, take, frame, eset, size, channels, device, slices):
-        p = self.identities(ids)
+    def _render(self, ids, cls, intensity, yaw, pitch, take, frame, eset, size, channels, device, slices,
+                ident=None, out=None):
+        p = self.identities(ids) if ident is None else ident
         g = ex.expression_controls(eset, cls, intensity, ids, p, seed=self.seed, idiosyncrasy=self.idiosyncrasy)
         s = feature_shapes(p, g)
         scene_keys = (ids, np.full(len(ids), eset.key), cls, take)
         frame_keys = scene_keys + (frame, np.round(yaw * 10).astype(np.int64), np.round(pitch * 10).astype(np.int64))
         P = {**p, **s, **self.scene(scene_keys, frame_keys), "yaw": yaw, "pitch": pitch}
         P["lm3d"] = landmarks_3d(p, s)
-        image, lm = render(P, size=size, channels=channels, device=device, slices=slices)
+        image, lm = render(P, size=size, channels=channels, device=device, slices=slices, out=out)
         return {"image": image, "landmarks": lm, "controls": g}
 
 
@@ -292,6 +292,8 @@ class SyntheticFaces(FaceDataset):
         self.meta = pd.DataFrame(meta)
         codes = {s: i for i, s in enumerate(sorted(set(names)))}
         self._code = np.array([codes[s] for s in subject], dtype=np.int64)
+        self._id_row = grid[:, 0]
+        self._ident = self.world.identities(ids)  # identity parameters depend on the identity only: cache them
 
     def __repr__(self) -> str:
         poses = list(self.views) if self.views is not None else sorted(set(self._yaw.tolist()))
@@ -299,13 +301,24 @@ class SyntheticFaces(FaceDataset):
                 f"'{self.eset.name}' classes, poses {poses}, {self.size}px x {self.channels}ch, {self.world})")
 
     # -- rendering -------------------------------------------------------------------------
-    def _rows(self, idx: np.ndarray, frame: np.ndarray | None = None) -> dict[str, Any]:
+    def _rows(self, idx: np.ndarray, frame: np.ndarray | None = None, out: torch.Tensor | None = None) -> dict[str, Any]:
         if frame is None:
             frame, intensity = self._frame[idx], self._intensity[idx]
         else:
             intensity = sequence_intensity(frame, self._n_frames[idx], self._peak[idx])
+        rows = self._id_row[idx]
+        ident = {k: v[rows] for k, v in self._ident.items()}
         return self.world._render(self._ids[idx], self._cls[idx], intensity, self._yaw[idx], self._pitch[idx],
-                                  self._take[idx], frame, self.eset, self.size, self.channels, self.device, True)
+                                  self._take[idx], frame, self.eset, self.size, self.channels, self.device, True,
+                                  ident=ident, out=out)
+
+    def _render_all(self, idx: np.ndarray, frame: np.ndarray | None = None) -> tuple[torch.Tensor, np.ndarray]:
+        images = torch.empty(len(idx), self.channels, self.size, self.size, device=self.device)
+        lms = np.zeros((len(idx), 68, 2), np.float32)
+        for lo in range(0, len(idx), _CHUNK):
+            part = slice(lo, lo + _CHUNK)
+            lms[part] = self._rows(idx[part], None if frame is None else frame[part], out=images[part])["landmarks"]
+        return images, lms
 
     def _check_indices(self, indices) -> np.ndarray:
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
@@ -319,14 +332,9 @@ class SyntheticFaces(FaceDataset):
         Rendered in vectorised chunks; the fastest way to get many faces.
         """
         idx = self._check_indices(indices)
-        images, lms = [], []
-        for lo in range(0, len(idx), _CHUNK):
-            out = self._rows(idx[lo:lo + _CHUNK])
-            images.append(out["image"])
-            lms.append(out["landmarks"])
-        empty = torch.zeros(0, self.channels, self.size, self.size, device=self.device)
+        images, lms = self._render_all(idx)
         out = {
-            "image": torch.cat(images) if images else empty,
+            "image": images,
             "expression": torch.from_numpy(self._cls[idx].copy()),
             "identity": torch.from_numpy(self._code[idx].copy()),
             "intensity": torch.from_numpy(self._intensity[idx].astype(np.float32)),
@@ -335,7 +343,7 @@ class SyntheticFaces(FaceDataset):
             "view": torch.from_numpy(self._view[idx].copy()),
         }
         if self.landmarks:
-            out["landmarks"] = torch.from_numpy(np.concatenate(lms) if lms else np.zeros((0, 68, 2), np.float32))
+            out["landmarks"] = torch.from_numpy(lms)
         return out
 
     def load(self, i: int) -> dict[str, Any]:
@@ -371,16 +379,10 @@ class WeakPeakPairs(SyntheticFaces):
     def batch(self, indices: Sequence[int] | np.ndarray) -> dict[str, torch.Tensor]:
         idx = self._check_indices(indices)
         out = super().batch(idx)
-        peaks, lms = [], []
-        for lo in range(0, len(idx), _CHUNK):
-            part = idx[lo:lo + _CHUNK]
-            r = self._rows(part, frame=self._n_frames[part] - 1)
-            peaks.append(r["image"])
-            lms.append(r["landmarks"])
-        out["peak"] = torch.cat(peaks) if peaks else torch.zeros_like(out["image"])
+        out["peak"], lms = self._render_all(idx, frame=self._n_frames[idx] - 1)
         out["peak_intensity"] = torch.from_numpy(self._peak[idx].astype(np.float32))
         if self.landmarks:
-            out["peak_landmarks"] = torch.from_numpy(np.concatenate(lms) if lms else np.zeros((0, 68, 2), np.float32))
+            out["peak_landmarks"] = torch.from_numpy(lms)
         return out
 
 
