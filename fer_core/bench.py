@@ -2,8 +2,8 @@
 
 For each registered benchmark the same model is stepped twice over, in one run:
 
-- **eager fp32** -- contiguous (NCHW) tensors, fp32, the single-tensor ("for-loop")
-  optimiser kernels, no compilation: PyTorch's plainest training step;
+- **eager fp32** -- contiguous (NCHW) tensors, fp32, PyTorch's default optimiser kernels
+  (not fused), no compilation: the training step as PyTorch runs it out of the box;
 - **fast** -- exactly what :func:`fer_core.train.fit` does on the device
   (:func:`~fer_core.train.prepare_nets`, bf16 autocast where :func:`~fer_core.train.amp_supported`,
   channels_last on CUDA, the method's own optimisers, fused when built with
@@ -149,10 +149,11 @@ def _import_method_modules() -> None:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
             if exc.name != module:
-                warnings.warn(f"fer bench: {module} could not be imported ({exc}); its benchmark is skipped", stacklevel=3)
+                warnings.warn(f"fer bench: {module} could not be imported ({exc}); its benchmark is skipped",
+                              stacklevel=3)
         except Exception as exc:  # a method module under construction must not take the other benchmarks down
-            warnings.warn(f"fer bench: importing {module} failed ({type(exc).__name__}: {exc}); its benchmark is skipped",
-                          stacklevel=3)
+            warnings.warn(f"fer bench: importing {module} failed ({type(exc).__name__}: {exc}); "
+                          "its benchmark is skipped", stacklevel=3)
 
 
 def benches() -> dict[str, BenchSpec]:
@@ -202,20 +203,28 @@ def _vgg(cfg: BenchConfig) -> BenchCase:
 
 
 class DCGANStep(Method):
-    """A DCGAN-style two-optimiser step (D on real and fake, then G): the shape of every chapter's GAN step."""
+    """A DCGAN-style two-optimiser step (D on real and fake, then G): the shape of every chapter's GAN step.
+
+    G: ConvTranspose + BatchNorm + ReLU up to ``(B, 3, size, size)`` in [-1, 1] from ``z`` ``(B, z_dim, 1, 1)``;
+    D: strided Conv + InstanceNorm + LeakyReLU down to one logit per image.
+    """
 
     def __init__(self, size: int, *, width: int = 32, z_dim: int = 100, device: torch.device | str = "cpu"):
         if size < 8 or size & (size - 1):
             raise ValueError(f"DCGANStep needs a power-of-two image size >= 8, got {size}")
         n_up = int(math.log2(size)) - 2
         chans = [min(width * 2 ** (n_up - 1 - i), 8 * width) for i in range(n_up)]
-        g: list[nn.Module] = [nn.ConvTranspose2d(z_dim, chans[0], 4, 1, 0, bias=False), nn.BatchNorm2d(chans[0]), nn.ReLU(True)]
+        g: list[nn.Module] = [nn.ConvTranspose2d(z_dim, chans[0], 4, 1, 0, bias=False), nn.BatchNorm2d(chans[0]),
+                              nn.ReLU(True)]
         for c_in, c_out in zip(chans, chans[1:]):
             g += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
         g += [nn.ConvTranspose2d(chans[-1], 3, 4, 2, 1), nn.Tanh()]
         d: list[nn.Module] = [nn.Conv2d(3, chans[-1], 4, 2, 1), nn.LeakyReLU(0.2, True)]
         for c_in, c_out in zip(chans[::-1], chans[::-1][1:]):
-            d += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2, True)]
+            # InstanceNorm (as in WGAN-GP critics) keeps samples independent, so real and fake
+            # can go through D in one call without changing the maths
+            d += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), nn.InstanceNorm2d(c_out, affine=True),
+                  nn.LeakyReLU(0.2, True)]
         d += [nn.Conv2d(chans[0], 1, 4, 1, 0), nn.Flatten()]
         self.z_dim = z_dim
         self.nets = nn.ModuleDict({"G": nn.Sequential(*g), "D": nn.Sequential(*d)})
@@ -231,7 +240,8 @@ class DCGANStep(Method):
             fake = G(batch["z"])
             # real and fake through D in one call: one kernel launch per layer instead of two
             logits = D(torch.cat([real, fake.detach()])).float()
-            loss_d = bce(logits, torch.cat([torch.ones_like(logits[: len(real)]), torch.zeros_like(logits[len(real):])]))
+            target = torch.cat([torch.ones_like(logits[: len(real)]), torch.zeros_like(logits[len(real):])])
+            loss_d = bce(logits, target)
         ctx.update("D", loss_d)
         with ctx.autocast():
             g_logits = D(fake).float()
@@ -248,6 +258,19 @@ def _dcgan(cfg: BenchConfig) -> BenchCase:
     return BenchCase(method, batch)
 
 
+def _fesr(cfg: BenchConfig) -> BenchCase:
+    from fer_core.methods.fesr import FESR, fesr_variant
+    from fer_core.methods.fesr_nets import FESGANConfig, RConfig
+    from fer_core.nets.lightcnn import LightCNN29v2
+
+    # paper: Table I/II at 128 px; quick: Table I rescaled to half width
+    gan = FESGANConfig.at(cfg.size) if cfg.profile == "paper" else FESGANConfig.at(cfg.size, width=32)
+    lightcnn = LightCNN29v2()  # random weights stand in for the published identity network
+    method = FESR(fesr_variant("FESR_JL", gan=gan, r=RConfig(image_size=cfg.size), P_pre=0), F_id=lightcnn,
+                  R_stem=lightcnn)
+    return BenchCase(method, _image_batch(cfg))
+
+
 register_bench("smallcnn", _smallcnn, quick=(64, 16), paper=(128, 128),
                description="fer_core.nets.small.SmallCNN(width=32), Adam (the data chapter's recogniser)")
 register_bench("resnet18", _resnet18, quick=(64, 16), paper=(128, 64), description="torchvision ResNet-18, Adam")
@@ -255,6 +278,8 @@ register_bench("vgg", _vgg, quick=(64, 8), paper=(128, 32),
                description="torchvision VGG-11-BN (quick) / VGG-19-BN (paper) features + small head, Adam")
 register_bench("dcgan", _dcgan, quick=(64, 16), paper=(128, 64),
                description="DCGAN-style G and D, two Adam optimisers, D then G update")
+register_bench("fesr", _fesr, quick=(32, 2), paper=(128, 16),
+               description="FESR_JL joint stage: D_z, D_img (WGAN-GP), R and G updates (fer_core.methods.fesr)")
 
 
 # --- measuring ---------------------------------------------------------------------------------------
@@ -292,12 +317,13 @@ def _rss_mib() -> float | None:
 
 
 def _plain_optimizers(method: Method) -> None:
-    """Switch every optimiser to the single-tensor kernels (before its first step)."""
+    """Switch every optimiser to PyTorch's default kernels (before its first step): no fused kernel;
+    the multi-tensor ``foreach`` one on CUDA and the single-tensor one on CPU, as PyTorch chooses."""
     for opt in method.optimizers.values():
         for group in opt.param_groups:
             for key in ("foreach", "fused"):
                 if key in group:
-                    group[key] = False if key == "foreach" else None
+                    group[key] = None
 
 
 def _fast_path_label(device: torch.device, compile: bool) -> str:
@@ -399,6 +425,18 @@ def _measure_variants(spec: BenchSpec, cfg: BenchConfig, *, compile: bool, reps:
     return eager, fast, info
 
 
+class _GlobalOnly:
+    """Stands in for FlopCounterMode's module tracker: every FLOP counts towards the total only."""
+
+    parents = frozenset({"Global"})
+
+    def __enter__(self) -> "_GlobalOnly":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
 def _probe_step(method: Method, batch: dict[str, Any], ctx: StepContext) -> tuple[int, float]:
     """FLOPs of one step, and an fp32 memory estimate: model state plus every tensor saved for backward.
 
@@ -419,6 +457,10 @@ def _probe_step(method: Method, batch: dict[str, Any], ctx: StepContext) -> tupl
         return t
 
     counter = FlopCounterMode(display=False)
+    if hasattr(counter, "mod_tracker"):
+        # Per-module attribution hooks every module's backward, which torch.autograd.grad (the
+        # gradient penalties of WGAN-GP) refuses; the total needs no attribution.
+        counter.mod_tracker = _GlobalOnly()
     with counter, torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         method.step(batch, ctx)
     state = sum(t.numel() * t.element_size() for t in [*method.nets.parameters(), *method.nets.buffers()])
@@ -437,7 +479,7 @@ def measure(name: str, *, quick: bool = True, device: str | torch.device = "auto
     Args:
         name: a registered benchmark (see :func:`benches`).
         quick: the quick sizes (else the ``paper`` ones).
-        reps: timed steps per variant (default 5 quick, 20 paper); ``warmup`` untimed steps
+        reps: timed steps per variant (default 3 quick, 20 paper); ``warmup`` untimed steps
             before them (default 1 quick, 3 paper; compilation adds 2).
         size, batch_size: override the registered sizes (tests use tiny ones).
     """
@@ -449,7 +491,7 @@ def measure(name: str, *, quick: bool = True, device: str | torch.device = "auto
     dev = runtime.pick_device(device)
     s, b = spec.quick if quick else spec.paper
     cfg = BenchConfig(profile=profile, size=size or s, batch_size=batch_size or b, device=dev)
-    reps = reps if reps is not None else (5 if quick else 20)
+    reps = reps if reps is not None else (3 if quick else 20)
     warmup = warmup if warmup is not None else (1 if quick else 3)
     if reps < 1 or warmup < 0:
         raise ValueError(f"need reps >= 1 and warmup >= 0, got reps={reps}, warmup={warmup}")
@@ -521,8 +563,8 @@ def format_table(rows: Sequence[BenchRow]) -> str:
     return "\n".join(out + failures)
 
 
-def _renderer_rows(quick: bool) -> list[dict[str, Any]] | None:
-    """The synthetic world's renderer throughput, when its benchmark module exists."""
+def _renderer_rows(quick: bool, device: torch.device) -> list[dict[str, Any]] | None:
+    """The synthetic world's renderer throughput (``fer_core.data.synthetic.bench``), when that module exists."""
     try:
         module = importlib.import_module("fer_core.data.synthetic.bench")
     except ModuleNotFoundError as exc:
@@ -530,11 +572,26 @@ def _renderer_rows(quick: bool) -> list[dict[str, Any]] | None:
             return None
         raise
     fn = getattr(module, "bench_renderer")
-    kwargs = {"quick": quick} if "quick" in inspect.signature(fn).parameters else {}
-    result = fn(**kwargs)
+    wanted = {"n": 256 if quick else 1024, "repeats": 2 if quick else 3, "device": str(device)}
+    accepted = inspect.signature(fn).parameters
+    try:
+        result = fn(**{k: v for k, v in wanted.items() if k in accepted})
+    except Exception as exc:  # reported like a failing row, without hiding the table
+        return [{"error": f"{type(exc).__name__}: {exc}"}]
     if isinstance(result, dict):
         return [result]
     return [r if isinstance(r, dict) else asdict(r) for r in result]
+
+
+def _warn_if_busy(device: torch.device) -> None:
+    """Say so when other processes keep the CPU busy: OpenMP threads then wait on each other."""
+    if device.type != "cpu" or not hasattr(os, "getloadavg"):
+        return
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load > 0.5 * cores:
+        print(f"[fer bench] warning: the CPU is busy (load {load:.1f} on {cores} cores); CPU timings with "
+              f"{torch.get_num_threads()} threads will be slow and noisy. OMP_NUM_THREADS=1 avoids most of the "
+              "stalls of threads waiting for each other.", flush=True)
 
 
 def run_bench(*, quick: bool, only: list[str] | None, device: str, out: str | None, compile: bool = False,
@@ -549,8 +606,10 @@ def run_bench(*, quick: bool, only: list[str] | None, device: str, out: str | No
         raise ValueError(f"unknown benchmark(s) {', '.join(unknown)}; registered: {', '.join(sorted(specs))}, renderer")
     dev = runtime.pick_device(device)
     peak, peak_source = peak_tflops(dev)
-    print(f"[fer bench] device: {_device_name(dev)}, torch {torch.__version__}, profile {'quick' if quick else 'paper'}; "
+    print(f"[fer bench] device: {_device_name(dev)}, torch {torch.__version__}, "
+          f"profile {'quick' if quick else 'paper'}; "
           f"fast path: {_fast_path_label(dev, compile)}; peak: {peak or '-'} TFLOP/s ({peak_source})", flush=True)
+    _warn_if_busy(dev)
     rows = []
     t0 = time.perf_counter()
     for name in names:
@@ -558,7 +617,7 @@ def run_bench(*, quick: bool, only: list[str] | None, device: str, out: str | No
         rows.append(row)
         print(f"[fer bench] {name}: " + (f"FAILED {row.error}" if row.error else
                                          f"{row.eager_ms:.1f} ms eager, {row.fast_ms:.1f} ms fast"), flush=True)
-    renderer = _renderer_rows(quick) if wanted_renderer else None
+    renderer = _renderer_rows(quick, dev) if wanted_renderer else None
     print()
     print(format_table(rows))
     if renderer:

@@ -157,7 +157,7 @@ def build_html(root: Path, executed: dict[str, Path], build_dir: Path, *, quiet:
 def run_book(*, profile: str = "small", only: Sequence[str] | None = None, keep_going: bool = False,
              seed: int = 0, data_root: str | None = None, device: str = "auto", build: bool = True,
              root: Path | None = None, build_dir: Path | None = None, toc: Path | None = None,
-             progress: bool = True) -> int:
+             progress: bool = True, nproc: int = 1) -> int:
     """Execute the chapters and build the book; return a process exit code."""
     from fer_core.profiles import PROFILE_NAMES
 
@@ -167,6 +167,11 @@ def run_book(*, profile: str = "small", only: Sequence[str] | None = None, keep_
     build_dir = build_dir or root / "_build"
     os.environ.setdefault("FER_CACHE", str(root / ".fer_cache"))
     os.environ.setdefault("FER_PROGRESS", "summary")  # rendered notebooks cannot keep live widgets
+    if nproc != 1:
+        from fer_core.distributed import NPROC_ENV, check_nproc
+
+        check_nproc(nproc)
+        os.environ[NPROC_ENV] = str(nproc)  # chapter kernels inherit it; training runs go through torchrun
     todo = select(chapters(root, toc=toc), only)
     repo_url = repository_url(root)
     params = {"profile": profile, "seed": seed, "data_root": data_root, "device": device}

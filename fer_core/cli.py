@@ -22,7 +22,7 @@ def _cmd_book(args: argparse.Namespace) -> int:
     from fer_core.book import run_book
 
     return run_book(profile=args.profile, only=args.only, keep_going=args.keep_going, seed=args.seed,
-                    data_root=args.data_root, device=args.device, build=not args.no_build)
+                    data_root=args.data_root, device=args.device, build=not args.no_build, nproc=args.nproc)
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", default=None, help="folder of a real dataset (default: the synthetic world)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:1 ...")
     p.add_argument("--no-build", action="store_true", help="execute only; skip jupyter-book")
+    p.add_argument("--nproc", type=int, default=1, metavar="N", help="processes (GPUs) per training run, via torchrun")
     p.set_defaults(func=_cmd_book)
 
     p = sub.add_parser("convert", help="convert chapters to .ipynb without executing them")

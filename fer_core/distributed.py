@@ -22,13 +22,14 @@ The launcher is always PyTorch's own (``python -m torch.distributed.run``, i.e.
 from __future__ import annotations
 
 import argparse
+import codecs
 import importlib
 import os
 import socket
 import subprocess
 import sys
 import tempfile
-from collections import deque
+import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -38,7 +39,7 @@ import torch.distributed as dist
 from fer_core.io import load_checkpoint, save_checkpoint
 
 __all__ = ["NPROC_ENV", "LaunchError", "rank", "local_rank", "world_size", "is_main", "is_distributed", "barrier",
-           "nproc_from_env", "per_rank_batch_size", "free_port", "torchrun_command", "launch", "run"]
+           "nproc_from_env", "check_nproc", "per_rank_batch_size", "free_port", "torchrun_command", "launch", "run"]
 
 NPROC_ENV = "FER_NPROC"
 
@@ -92,7 +93,8 @@ def nproc_from_env(default: int = 1) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise ValueError(f"{NPROC_ENV}={raw!r} is not a process count; set it to a positive integer (e.g. 2) or unset it")
+        raise ValueError(f"{NPROC_ENV}={raw!r} is not a process count; set it to a positive integer (e.g. 2) "
+                         "or unset it")
     return value
 
 
@@ -121,7 +123,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _check_nproc(nproc: int) -> None:
+def check_nproc(nproc: int) -> None:
+    """Refuse a process count that is not a positive integer, or more processes than GPUs (with CUDA)."""
     if not isinstance(nproc, int) or nproc < 1:
         raise ValueError(f"nproc must be a positive integer, got {nproc!r}")
     if torch.cuda.is_available() and nproc > torch.cuda.device_count():
@@ -156,35 +159,63 @@ def launch(target: str, args: Sequence[str] = (), *, nproc: int, module: bool | 
            echo: bool = True) -> subprocess.CompletedProcess:
     """Run ``target`` on ``nproc`` processes through ``torchrun`` and wait for it.
 
-    The processes' output is relayed line by line to this process's ``stdout`` (so it
-    shows in a notebook) when ``echo`` is true.
+    The processes' output is relayed to this process's ``stdout`` as it comes (so it
+    shows in a notebook, progress bars included) when ``echo`` is true.
 
     Raises:
         LaunchError: a process failed; the message holds the last lines of the output.
     """
-    _check_nproc(nproc)
+    check_nproc(nproc)
     cmd = torchrun_command(target, args, nproc=nproc, module=module)
     child_env = {**os.environ, **(env or {})}
     child_env.pop(NPROC_ENV, None)  # the children are the distributed run; they must not launch again
     # torchrun sets OMP_NUM_THREADS=1 unless told otherwise; share the cores between the ranks instead
     child_env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
-    tail: deque[str] = deque(maxlen=60)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=child_env,
-                            cwd=cwd, bufsize=1)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    tail = ""
+    timed_out = threading.Event()
+
+    def on_timeout() -> None:
+        timed_out.set()
+        _stop(proc)
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=child_env, cwd=cwd)
+    watchdog = threading.Timer(timeout, on_timeout) if timeout else None
+    if watchdog is not None:
+        watchdog.daemon = True
+        watchdog.start()
     try:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            tail.append(line)
+        # raw chunks, not lines: progress bars redraw with "\r", which terminals and notebooks honour
+        while chunk := proc.stdout.read1(65536):
+            text = decoder.decode(chunk)
+            tail = (tail + text)[-6000:]
             if echo:
-                sys.stdout.write(line)
-        rc = proc.wait(timeout=timeout)
-    except BaseException:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+        rc = proc.wait()
+    except BaseException:  # e.g. the notebook's stop button: take the workers down with us
+        _stop(proc)
+        raise
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
+    if rc != 0:
+        why = f"was stopped after the {timeout} s timeout" if timed_out.is_set() else f"exited with status {rc}"
+        raise LaunchError(f"torchrun {why}: {' '.join(cmd)}\n--- last output ---\n{tail}", rc)
+    return subprocess.CompletedProcess(cmd, rc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Ask torchrun to stop (it terminates its workers), then kill it if it does not within 30 s."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-        raise
-    if rc != 0:
-        raise LaunchError(f"torchrun exited with status {rc}: {' '.join(cmd)}\n--- last output ---\n{''.join(tail)}", rc)
-    return subprocess.CompletedProcess(cmd, rc)
 
 
 def _qualified_name(fn: Callable | str) -> str:
@@ -224,7 +255,7 @@ def run(fn: Callable | str, /, *, nproc: int | None = None, timeout: float | Non
     :func:`fer_core.train.fit`, which shards the data and averages gradients.
     """
     nproc = nproc_from_env() if nproc is None else nproc
-    _check_nproc(nproc)
+    check_nproc(nproc)
     if nproc == 1 or is_distributed():
         return (_resolve(fn) if isinstance(fn, str) else fn)(**kwargs)
     name = _qualified_name(fn)

@@ -44,10 +44,10 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
-from tqdm.auto import tqdm
 
 from fer_core import runtime
 from fer_core.io import atomic_write_bytes, load_checkpoint, save_checkpoint
+from fer_core.progress import tqdm
 
 __all__ = ["Method", "StepContext", "fit", "FitResult", "DivergenceError", "EpochBatchSampler", "distributed_env",
            "prepare_nets", "make_adam", "GPUCachedDataset", "amp_supported", "channels_last_pays",
@@ -102,7 +102,9 @@ class StepContext:
     def autocast(self):
         """bf16 autocast on CUDA; on CPU only with ``cpu_amp`` (opt-in, see :func:`amp_supported`)."""
         if self.device.type == "cpu":
-            return torch.autocast("cpu", dtype=torch.bfloat16) if self.amp and self.cpu_amp else contextlib.nullcontext()
+            if self.amp and self.cpu_amp:
+                return torch.autocast("cpu", dtype=torch.bfloat16)
+            return contextlib.nullcontext()
         return runtime.autocast(self.device, enabled=self.amp)
 
     def update(self, optimizer: str, loss: torch.Tensor, *, retain_graph: bool = False) -> None:
@@ -364,11 +366,13 @@ class GPUCachedDataset(Dataset):
             for key, value in batch.items():
                 parts.setdefault(key, []).append(value)
             seen += len(next(iter(batch.values())))
-            nbytes = sum(v.element_size() * v.numel() for vs in parts.values() for v in vs if isinstance(v, torch.Tensor))
+            nbytes = sum(v.element_size() * v.numel() for vs in parts.values() for v in vs
+                         if isinstance(v, torch.Tensor))
             if nbytes * n / seen > max_bytes:
                 raise ValueError(
                     f"GPUCachedDataset: the {n} items would take about {nbytes * n / seen / 2**30:.1f} GiB, more than "
-                    f"max_bytes={max_bytes / 2**30:.1f} GiB; stream this dataset from the DataLoader instead or raise max_bytes"
+                    f"max_bytes={max_bytes / 2**30:.1f} GiB; stream this dataset from the DataLoader instead "
+                    "or raise max_bytes"
                 )
         self.data: dict[str, Any] = {
             k: torch.cat(vs).to(self.device) if isinstance(vs[0], torch.Tensor) else [x for v in vs for x in v]
@@ -631,11 +635,14 @@ def _save(method: Method, path: Path, step: int, *, rng_ranks: list[dict] | None
     save_checkpoint(state, path)
 
 
-def _rng_to_cpu(rng: dict) -> dict:
-    rng = dict(rng)
-    rng["torch"] = rng["torch"].cpu()
-    if "cuda" in rng:
-        rng["cuda"] = [s.cpu() for s in rng["cuda"]]
+def _rng_to_cpu(rng: Any) -> Any:
+    """RNG states loaded with ``map_location=cuda`` back on the CPU, where the setters want them."""
+    if isinstance(rng, torch.Tensor):
+        return rng.cpu()
+    if isinstance(rng, dict):
+        return {k: _rng_to_cpu(v) for k, v in rng.items()}
+    if isinstance(rng, list):
+        return [_rng_to_cpu(v) for v in rng]
     return rng
 
 

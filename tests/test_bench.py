@@ -13,6 +13,16 @@ from fer_core import bench
 from fer_core.methods.classifier import Classifier
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """On a shared 2-core machine, two OpenMP threads per tiny op stall whenever another process
+    runs; one thread keeps these machinery tests fast (no timing is asserted either way)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def registry():
     saved = dict(bench._REGISTRY)
@@ -50,6 +60,10 @@ def test_tiny_benchmark_gives_a_well_formed_row(registry):
 @pytest.mark.parametrize("name", ["smallcnn", "resnet18", "vgg", "dcgan"])
 def test_builtin_benchmarks_run_a_step(name):
     _check_row(bench.measure(name, device="cpu", size=32, batch_size=2, reps=1, warmup=0))
+
+
+def test_method_benchmarks_are_registered():
+    assert {"smallcnn", "resnet18", "vgg", "dcgan", "fesr"} <= set(bench.benches())
 
 
 def test_run_bench_prints_the_table_and_writes_json(registry, tmp_path, capsys):

@@ -19,7 +19,8 @@ from torch import nn
 
 from fer_core import distributed
 from fer_core.io import load_checkpoint
-from fer_core.train import GPUCachedDataset, _all_reduce_mean_grads, fit, make_adam
+from fer_core.train import (CPU_BF16_ENV, GPUCachedDataset, StepContext, _all_reduce_mean_grads, amp_supported,
+                            cpu_has_native_bf16, fit, make_adam, prepare_nets)
 from tests._toys import BlobDataset, ToyClassifier, ToyGAN
 
 STEPS, BATCH, SEED = 12, 8, 3  # 2 ranks x 8 = 16 of 64 samples: 12 steps cross 3 epochs
@@ -49,7 +50,18 @@ def _with_sgd(method, lr: float = 0.05):
     return method
 
 
+class BNClassifier(ToyClassifier):
+    """ToyClassifier with BatchNorm: each rank's running statistics come from its own slice."""
+
+    def __init__(self):
+        super().__init__(dropout=0.0)
+        self.nets["C"].insert(1, nn.BatchNorm1d(16))  # the optimiser already holds the other Parameters
+        self.optimizers["C"].add_param_group({"params": list(self.nets["C"][1].parameters())})
+
+
 def _make(kind: str, crash_at: int | None = None):
+    if kind == "bn":
+        return BNClassifier()
     if kind == "classifier":
         return _with_sgd(ToyClassifier(dropout=0.0))  # dropout masks cannot match across different batch splits
     if kind == "gan":
@@ -58,7 +70,7 @@ def _make(kind: str, crash_at: int | None = None):
 
 
 def _ranks_agree(nets: nn.Module) -> bool:
-    flat = torch.cat([p.detach().flatten() for p in nets.parameters()])
+    flat = torch.cat([t.detach().float().flatten() for t in [*nets.parameters(), *nets.buffers()]])
     copies = [torch.empty_like(flat) for _ in range(dist.get_world_size())]
     dist.all_gather(copies, flat)
     return all(torch.equal(c, flat) for c in copies)
@@ -96,8 +108,8 @@ def _single_process(kind: str) -> dict[str, torch.Tensor]:
 def ddp_run(tmp_path_factory):
     """One torchrun launch, 2 gloo processes, every toy trained uninterrupted."""
     root = tmp_path_factory.mktemp("ddp")
-    result = distributed.run("tests.test_ddp:worker", nproc=2, echo=False, root=str(root),
-                             kinds=["classifier", "gan", "gan_dropout"])
+    result = distributed.run("tests.test_ddp:worker", nproc=2, echo=False, timeout=300, root=str(root),
+                             kinds=["classifier", "gan", "gan_dropout", "bn"])
     return root, result
 
 
@@ -116,6 +128,13 @@ def test_two_ranks_with_batch_b_match_one_process_with_batch_2b(ddp_run, kind):
 
 
 @pytest.mark.slow
+def test_batchnorm_statistics_agree_across_ranks_after_training(ddp_run):
+    result = ddp_run[1]["bn"]
+    assert result["ranks_agree"]  # parameters and the running statistics copied from rank 0
+    assert result["weights"]["C.1.num_batches_tracked"] == STEPS
+
+
+@pytest.mark.slow
 def test_gradients_missing_on_every_rank_stay_none_so_adam_skips_them(ddp_run):
     assert ddp_run[1]["grad_flags"] == {"never_stays_none": True, "sometimes_averaged": True}
 
@@ -123,11 +142,11 @@ def test_gradients_missing_on_every_rank_stay_none_so_adam_skips_them(ddp_run):
 @pytest.mark.slow
 def test_run_killed_midway_under_torchrun_resumes_to_the_same_weights(ddp_run, tmp_path):
     _, uninterrupted = ddp_run
+    launch = dict(nproc=2, echo=False, timeout=300, root=str(tmp_path), kinds=["gan_dropout"])
     with pytest.raises(distributed.LaunchError, match="exited with status"):
-        distributed.run("tests.test_ddp:worker", nproc=2, echo=False, root=str(tmp_path), kinds=["gan_dropout"],
-                        crash_at=7)
+        distributed.run("tests.test_ddp:worker", crash_at=7, **launch)
     assert load_checkpoint(tmp_path / "gan_dropout" / "checkpoint.pt")["step"] == 5
-    resumed = distributed.run("tests.test_ddp:worker", nproc=2, echo=False, root=str(tmp_path), kinds=["gan_dropout"])
+    resumed = distributed.run("tests.test_ddp:worker", **launch)
     assert resumed["gan_dropout"]["resumed_from"] == 5
     assert resumed["gan_dropout"]["ranks_agree"]
     for name, value in uninterrupted["gan_dropout"]["weights"].items():
@@ -223,3 +242,50 @@ def test_make_adam_takes_the_same_steps_as_adam():
     torch.testing.assert_close(w1, w2)
     with pytest.raises(ValueError, match="lr must be > 0"):
         make_adam([w1], lr=0.0)
+
+
+class _Recorder(ToyClassifier):
+    """Records the memory format of the image batches the loop hands to ``step``."""
+
+    def __init__(self):
+        super().__init__()
+        self.nets["conv"] = nn.Conv2d(3, 2, 3)
+        self.formats = []
+
+    def step(self, batch, ctx):
+        self.formats.append(batch["img"].is_contiguous(memory_format=torch.channels_last))
+        return super().step(batch, ctx)
+
+
+class _ImageBlobs(BlobDataset):
+    def __getitem__(self, i):
+        item = super().__getitem__(i)
+        item["img"] = torch.zeros(3, 4, 4)
+        return item
+
+
+def test_fit_uses_channels_last_for_conv_weights_and_image_batches_on_cpu():
+    m = _Recorder()
+    fit(m, _ImageBlobs(), steps=2, batch_size=4, progress=False, device="cpu")
+    assert m.formats == [True, True]
+    assert m.nets["conv"].weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_compile_is_applied_in_place_and_keeps_state_dict_keys():
+    m = ToyGAN()
+    keys = list(m.nets.state_dict())
+    prepare_nets(m, torch.device("cpu"), compile=True)  # compiles lazily, on the first call
+    assert all(net._compiled_call_impl is not None for net in m.nets.values())
+    assert list(m.nets.state_dict()) == keys
+
+
+def test_cpu_bf16_autocast_is_opt_in(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.delenv(CPU_BF16_ENV, raising=False)
+    assert not amp_supported(cpu)
+    with StepContext(device=cpu).autocast():  # amp=True by default, still fp32 on a CPU
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+    with StepContext(device=cpu, cpu_amp=True).autocast():
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+    monkeypatch.setenv(CPU_BF16_ENV, "1")
+    assert amp_supported(cpu) == cpu_has_native_bf16()

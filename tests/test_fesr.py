@@ -171,11 +171,13 @@ def test_adversarial_losses_by_hand():
 def test_classification_reconstruction_identity_losses_by_hand():
     assert math.isclose(cls_loss(torch.zeros(3, 4), torch.tensor([0, 1, 3])).item(), math.log(4), rel_tol=1e-6)
     x = torch.zeros(2, 1, 2, 2)
-    assert rec_loss(x, torch.full_like(x, 0.5)).item() == 0.5
+    x_rec = torch.full_like(x, 0.5)
+    x_rec[1] = 1.0
+    assert rec_loss(x, x_rec).item() == (4 * 0.5 + 4 * 1.0) / 2  # per-sample L1 norm, batch mean
     x = torch.zeros(2, 1, 2, 2, requires_grad=True)
     x_rec = torch.ones(2, 1, 2, 2, requires_grad=True)
     loss = id_loss(lambda t: 2 * t.flatten(1), x, x_rec)
-    assert loss.item() == 2.0
+    assert loss.item() == 8.0  # four features of |2 - 0| per sample
     loss.backward()
     assert x.grad is None and x_rec.grad.abs().sum() > 0  # F_id(x) is a target
 

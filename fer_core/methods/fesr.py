@@ -36,9 +36,13 @@ FG-Dz           FG without ``D_z`` (no prior on ``g(x)``)
 
 Deviation from the paper: FESR_Real generates one image per input with a uniformly drawn
 expression ``y'`` (over many steps: all expressions) instead of all K at once, so that it
-feeds ``R`` as many synthetic images per step as FESR_JL-IL does. ``L_rec``/``L_id`` are
-means over pixels/features (Eqs. 10/12 up to a constant factor absorbed by λ2/λ3). The
-WGAN-GP weight (10) is not given in the paper; we use the WGAN-GP default.
+feeds ``R`` as many synthetic images per step as FESR_JL-IL does. The WGAN-GP weight (10) is
+not given in the paper; we use the WGAN-GP default.
+
+``L_rec`` and ``L_id`` are L1 *norms* per sample (sums over pixels / features), as Eqs. (10)
+and (12) write them. A mean over pixels instead would shrink λ2 by the pixel count (3072 at
+32x32x3): the adversarial term then dominates the generator and, in our short CPU runs, it
+never learns to reconstruct a face.
 """
 
 from __future__ import annotations
@@ -56,13 +60,13 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from fer_core.io import load_checkpoint, save_checkpoint
-from fer_core.methods.fesr_nets import (D_img, D_z, FESGANConfig, Generator, IdentityExtractor, R, RConfig,
+from fer_core.methods.fesr_nets import (D_img, D_z, FESGANConfig, Generator, IdentityCNN, IdentityExtractor, R, RConfig,
                                         fesgan_layer_table, label_code, recognition_layer_table, train_identity_net)
 from fer_core.nets.lightcnn import LightCNN29v2
 from fer_core.train import CHECKPOINT_FORMAT, CHECKPOINT_NAME, Method, StepContext
 
 __all__ = [
-    "FESRConfig", "FESR", "VARIANTS", "ABLATIONS", "FESGAN_VARIANTS", "fesr_variant", "IdentityExtractor",
+    "FESRConfig", "FESR", "VARIANTS", "ABLATIONS", "FESGAN_VARIANTS", "fesr_variant", "IdentityExtractor", "IdentityCNN",
     "train_identity_net", "adv_img_loss_G", "adv_img_loss_D", "gradient_penalty", "adv_z_loss_G", "adv_z_loss_D",
     "cls_loss", "rec_loss", "id_loss", "intra_class_loss", "IntraClass", "objective_G", "objective_D_img",
     "objective_R", "same_class_partner", "synthesize", "sample_new_identities", "recognition_accuracy",
@@ -119,16 +123,17 @@ def cls_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 def rec_loss(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
-    """``L_rec = E||x - x^rec||_1`` as a mean over pixels. Implements Eq. (10) of FESR."""
-    return (x - x_rec).abs().mean()
+    """``L_rec = E||x - x^rec||_1``: the L1 norm of each sample (a sum over ``(C, H, W)``), averaged
+    over the batch. Implements Eq. (10) of FESR."""
+    return (x - x_rec).abs().flatten(1).sum(dim=1).mean()
 
 
 def id_loss(F_id: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
-    """``L_id = E||F_id(x^rec) - F_id(x)||_1`` as a mean over features; gradient flows into ``x_rec`` only.
-    Implements Eq. (12) of FESR."""
+    """``L_id = E||F_id(x^rec) - F_id(x)||_1``: the L1 norm over each sample's features, averaged over
+    the batch; gradient flows into ``x_rec`` only. Implements Eq. (12) of FESR."""
     with torch.no_grad():
         target = F_id(x)
-    return (F_id(x_rec) - target).abs().mean()
+    return (F_id(x_rec) - target).abs().flatten(1).sum(dim=1).mean()
 
 
 class IntraClass(NamedTuple):
@@ -297,17 +302,18 @@ class FESR(Method):
     Args:
         config: a :class:`FESRConfig`, usually from :func:`fesr_variant`.
         F_id: identity feature extractor for ``L_id`` (published LightCNN-29 v2 via
-            :func:`~fer_core.nets.lightcnn.load_lightcnn29v2`, or :func:`train_identity_net`);
-            required when the variant uses ``L_id``.
-        R_stem: network whose Conv1-Pool3 becomes ``R``'s frozen front (usually the same as
-            ``F_id``); ``None`` trains a fresh stem with ``R``.
+            :func:`~fer_core.nets.lightcnn.load_lightcnn29v2`, or a stand-in from
+            :func:`train_identity_net`); required when the variant uses ``L_id``.
+        R_stem: network whose front (LightCNN's Conv1-Pool3) becomes ``R``'s frozen front
+            (usually the same as ``F_id``); ``None`` trains a fresh stem with ``R``.
 
     ``nets`` holds ``G`` (``G_enc`` + ``G_dec``), ``D_img``, ``D_z``, ``R`` and ``F_id`` as the variant
     needs; ``optimizers`` one Adam per trained network. ``identity_source`` and
     ``R.stem_source`` say which extractor and which stem were used.
     """
 
-    def __init__(self, config: FESRConfig, *, F_id: LightCNN29v2 | None = None, R_stem: LightCNN29v2 | None = None):
+    def __init__(self, config: FESRConfig, *, F_id: LightCNN29v2 | IdentityCNN | None = None,
+                 R_stem: LightCNN29v2 | IdentityCNN | None = None):
         self.config = c = config
         nets: dict[str, nn.Module] = {}
         if c.synthesis:
@@ -543,6 +549,11 @@ def _batches(data: Dataset | torch.Tensor, batch_size: int) -> Iterator[tuple[to
     if isinstance(data, torch.Tensor):
         for i in range(0, len(data), batch_size):
             yield data[i:i + batch_size], None
+        return
+    if getattr(data, "is_device_resident", False):  # GPUCachedDataset: already collated tensors
+        for i in range(0, len(data), batch_size):
+            batch = data.__getitems__(list(range(i, min(i + batch_size, len(data)))))
+            yield batch["image"], batch["expression"]
         return
     for batch in DataLoader(data, batch_size=batch_size, shuffle=False):
         yield batch["image"], batch["expression"]

@@ -12,6 +12,7 @@ Resolution: Table I is written for 128x128 faces, where five stride-2 convolutio
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -28,7 +29,8 @@ from fer_core.nets.lightcnn import LightCNN29v2
 from fer_core.train import Method, StepContext, fit
 
 __all__ = ["FESGANConfig", "RConfig", "G_enc", "G_dec", "Generator", "D_img", "D_z", "R", "label_code",
-           "IdentityExtractor", "train_identity_net", "layer_table", "fesgan_layer_table", "recognition_layer_table"]
+           "IdentityCNN", "IdentityExtractor", "train_identity_net", "layer_table", "fesgan_layer_table",
+           "recognition_layer_table"]
 
 
 def _levels(image_size: int) -> int:
@@ -269,19 +271,22 @@ class R(nn.Module):
 
     Args:
         cfg: the Table II widths.
-        stem_from: a LightCNN-29 v2 whose Conv1-Pool3 is copied (the published weights, or a
-            stand-in identity net); ``None`` builds a fresh stem with ``cfg.stem`` widths.
+        stem_from: an identity network whose front (its ``stem()``: LightCNN's Conv1-Pool3, or the
+            first three blocks of an :class:`IdentityCNN`) is copied: the published weights, or a
+            stand-in trained here; ``None`` builds a fresh LightCNN stem with ``cfg.stem`` widths.
         freeze_stem: default ``True`` when ``stem_from`` is given, ``False`` otherwise (a random
             frozen stem would be meaningless, so it is trained with ``R``).
 
-    ``stem_source`` records which of these was used.
+    ``stem_source`` records which of these was used. A frozen stem stays in eval mode when ``R``
+    trains, so normalisation statistics it may hold are not updated either.
 
     Deviation from the paper: Table II puts Dropout(0.5) at the end of ``R_ext``; here it opens
     ``R_cls`` so that the intra-class loss (Eqs. 14-16) and the feature plots see un-masked
     features. The classifier sees the same dropout as in the paper.
     """
 
-    def __init__(self, cfg: RConfig, *, stem_from: LightCNN29v2 | None = None, freeze_stem: bool | None = None):
+    def __init__(self, cfg: RConfig, *, stem_from: "LightCNN29v2 | IdentityCNN | None" = None,
+                 freeze_stem: bool | None = None):
         super().__init__()
         self.config = cfg
         if stem_from is None:
@@ -291,11 +296,14 @@ class R(nn.Module):
             self.stem_source = "fresh LightCNN-29 v2 stem, " + ("frozen at random init" if freeze else "trained with R")
         else:
             stem_net, freeze = stem_from, freeze_stem is not False
-            self.stem_source = f"Conv1-Pool3 of {stem_from.source}" + (", frozen" if freeze else ", fine-tuned with R")
+            front = "Conv1-Pool3" if isinstance(stem_from, LightCNN29v2) else "first three blocks"
+            self.stem_source = f"{front} of {stem_from.source}" + (", frozen" if freeze else ", fine-tuned with R")
         stem = stem_net.stem()
         stem.requires_grad_(not freeze)
+        self.stem_frozen = freeze
         with torch.no_grad():
-            h = stem(torch.zeros(1, cfg.channels, cfg.image_size, cfg.image_size))
+            h = stem.eval()(torch.zeros(1, cfg.channels, cfg.image_size, cfg.image_size))
+        stem.train(not freeze)
         c1, c2 = cfg.convs
         f1, f2 = cfg.fcs
         side = math.ceil(math.ceil(h.shape[-1] / 2) / 2)
@@ -310,14 +318,76 @@ class R(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.R_cls(self.R_ext(x))
 
+    def train(self, mode: bool = True) -> "R":
+        super().train(mode)
+        if self.stem_frozen:
+            self.R_ext.conv1_pool3.eval()
+        return self
 
-class IdentityExtractor(nn.Module):
-    """``F_id`` of Eq. (12): a frozen LightCNN-29 v2 in eval mode, ``(B, c, S, S)`` in [-1, 1] -> ``(B, D)``.
 
-    ``source`` says whether it holds the published weights or a stand-in trained here.
+def _bn_block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+                         nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+                         nn.MaxPool2d(2))
+
+
+class _Stem(nn.Sequential):
+    out_channels: int
+
+
+class IdentityCNN(nn.Module):
+    """A small face-identity network: the stand-in for LightCNN-29 when no weights are given.
+
+    Four blocks of [Conv 3x3, BN, ReLU] x 2 + MaxPool(2) with ``widths``, global average
+    pooling, FC(``feature_dim``) (the identity feature), and FC(identities) for training.
+    ``forward``/``features``: ``(B, C, S, S)`` in [-1, 1] -> ``(B, feature_dim)``; ``logits`` adds
+    the identity classifier. :meth:`stem` copies the first three blocks (``S -> S/8``, the
+    same reduction as LightCNN's Conv1-Pool3), the part ``R`` freezes.
+
+    Deviation from the paper: FESR uses the published LightCNN-29. Trained from scratch on a
+    few dozen identities for a few hundred steps, the LightCNN layout (no normalisation) stays
+    near chance on the synthetic world, and so does ``R`` on its frozen front; batch-normalised
+    blocks learn in that budget. With published weights the chapter uses LightCNN-29 itself.
     """
 
-    def __init__(self, net: LightCNN29v2):
+    def __init__(self, *, in_channels: int = 3, widths: Sequence[int] = (16, 32, 64, 64), feature_dim: int = 128,
+                 num_classes: int | None = None):
+        super().__init__()
+        if len(widths) != 4 or min(widths) < 1 or feature_dim < 1:
+            raise ValueError(f"IdentityCNN needs 4 positive block widths and feature_dim >= 1, got {widths}, {feature_dim}")
+        chans = (in_channels, *widths)
+        self.blocks = nn.Sequential(*[_bn_block(chans[i], chans[i + 1]) for i in range(4)])
+        self.fc = nn.Linear(widths[-1], feature_dim)
+        self.fc2 = nn.Linear(feature_dim, num_classes) if num_classes else None
+        self.in_channels, self.widths, self.feature_dim, self.num_classes = in_channels, tuple(widths), feature_dim, num_classes
+        self.source = "random initialisation"
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.blocks(x).mean(dim=(2, 3)))
+
+    forward = features
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, num_classes)`` identity logits."""
+        if self.fc2 is None:
+            raise ValueError("this IdentityCNN was built without an identity classifier (num_classes=None)")
+        return self.fc2(F.dropout(self.features(x), p=0.2, training=self.training))
+
+    def stem(self) -> _Stem:
+        """A copy of the first three blocks, ``(B, C, S, S)`` -> ``(B, widths[2], S/8, S/8)``."""
+        stem = _Stem(*copy.deepcopy(list(self.blocks[:3])))
+        stem.out_channels = self.widths[2]
+        return stem
+
+
+class IdentityExtractor(nn.Module):
+    """``F_id`` of Eq. (12): a frozen identity network in eval mode, ``(B, c, S, S)`` in [-1, 1] -> ``(B, D)``.
+
+    Wraps a LightCNN-29 v2 (published weights) or an :class:`IdentityCNN` stand-in;
+    ``source`` says which.
+    """
+
+    def __init__(self, net: "LightCNN29v2 | IdentityCNN"):
         super().__init__()
         self.net = net
         self.source = net.source
@@ -332,7 +402,7 @@ class IdentityExtractor(nn.Module):
 
 
 class _IdentityTraining(Method):
-    def __init__(self, net: LightCNN29v2, lr: float):
+    def __init__(self, net: "LightCNN29v2 | IdentityCNN", lr: float):
         self.nets = nn.ModuleDict({"F_id": net})
         self.optimizers = {"F_id": torch.optim.Adam(net.parameters(), lr=lr)}
         self.schedulers = {}
@@ -345,34 +415,57 @@ class _IdentityTraining(Method):
         return {"loss_id": loss, "acc_id": (logits.argmax(1) == batch["identity"]).float().mean()}
 
 
-def train_identity_net(dataset: Dataset, *, steps: int, batch_size: int = 32, lr: float = 1e-3,
-                       widths: Sequence[int] = (16, 32, 48, 32, 32), layers: Sequence[int] = (1, 1, 1, 1),
+def _identity_classes(dataset: Dataset) -> tuple[int, int]:
+    """(classifier width = largest identity code + 1, number of distinct identities present)."""
+    data = getattr(dataset, "data", None)
+    if isinstance(data, dict) and isinstance(data.get("identity"), torch.Tensor):
+        codes = data["identity"]
+    else:
+        codes = torch.as_tensor([int(dataset[i]["identity"]) for i in range(len(dataset))])
+    return int(codes.max()) + 1, int(codes.unique().numel())
+
+
+def train_identity_net(dataset: Dataset, *, steps: int, arch: str = "lightcnn", batch_size: int = 32,
+                       lr: float = 1e-3, widths: Sequence[int] | None = None, layers: Sequence[int] = (1, 1, 1, 1),
                        feature_dim: int = 128, seed: int = 0, run_dir: str | Path | None = None,
-                       device: str | torch.device = "auto", progress: bool = True) -> LightCNN29v2:
-    """Train a stand-in ``F_id``: a LightCNN-29 v2 layout classifying the *training* identities.
+                       device: str | torch.device = "auto", progress: bool = True) -> "LightCNN29v2 | IdentityCNN":
+    """Train a stand-in ``F_id`` that classifies the *training* identities.
 
     Used when no published LightCNN weights are given. ``dataset`` items need ``"image"``
-    ``(C, S, S)`` in [-1, 1] and ``"identity"``; the number of classes is
-    ``len(dataset.subjects)`` when the dataset has it. With ``run_dir`` the training is
-    checkpointed by :func:`~fer_core.train.fit` and a finished run is simply reloaded.
+    ``(C, S, S)`` in [-1, 1] and ``"identity"`` (the classifier has one output per code up to
+    the largest). With ``run_dir`` the training is checkpointed by :func:`~fer_core.train.fit`
+    and a finished run is simply reloaded.
+
+    Args:
+        arch: ``"lightcnn"`` (the LightCNN-29 v2 layout; ``widths`` of its five stages,
+            default ``(16, 32, 48, 32, 32)``, and ``layers``) or ``"cnn"`` (an
+            :class:`IdentityCNN`; ``widths`` of its four blocks, default ``(16, 32, 64, 64)``).
 
     Returns:
-        the trained network (``num_classes`` set, so ``logits`` works) with ``source`` and
-        ``train_accuracy`` (last logged batch accuracy; NaN when a finished run was reloaded)
-        attributes. Seeds the global RNG with ``seed`` before building the network.
+        the trained network (identity classifier set, so ``logits`` works) in eval mode with
+        ``source`` and ``train_accuracy`` (last logged batch accuracy; NaN when a finished run
+        was reloaded) attributes. Seeds the global RNG with ``seed`` before building it.
     """
+    if arch not in ("lightcnn", "cnn"):
+        raise ValueError(f"arch must be 'lightcnn' or 'cnn', got {arch!r}")
     probe = dataset[0]["image"]
-    subjects = getattr(dataset, "subjects", None)
-    n_ids = len(subjects) if subjects is not None else 1 + max(int(dataset[i]["identity"]) for i in range(len(dataset)))
+    n_out, n_present = _identity_classes(dataset)
     torch.manual_seed(seed)
-    net = LightCNN29v2(in_channels=probe.shape[0], widths=widths, layers=layers, input_size=probe.shape[-1],
-                       feature_dim=feature_dim, num_classes=n_ids)
+    if arch == "lightcnn":
+        widths = tuple(widths or (16, 32, 48, 32, 32))
+        net = LightCNN29v2(in_channels=probe.shape[0], widths=widths, layers=layers, input_size=probe.shape[-1],
+                           feature_dim=feature_dim, num_classes=n_out)
+        layout = f"LightCNN-29 v2 layout, widths {widths}, blocks {tuple(layers)}"
+    else:
+        widths = tuple(widths or (16, 32, 64, 64))
+        net = IdentityCNN(in_channels=probe.shape[0], widths=widths, feature_dim=feature_dim, num_classes=n_out)
+        layout = f"IdentityCNN, BN conv blocks {widths}"
     result = fit(_IdentityTraining(net, lr), dataset, steps=steps, batch_size=batch_size, run_dir=run_dir, seed=seed,
                  device=device, progress=progress, desc="F_id")
     net.cpu().eval()
     net.train_accuracy = float(result.metrics.get("acc_id", float("nan")))
-    net.source = (f"stand-in identity net (LightCNN-29 v2 layout, widths {tuple(widths)}, blocks {tuple(layers)}) "
-                  f"trained from scratch on {n_ids} training identities for {steps} steps")
+    net.source = (f"stand-in identity net ({layout}) trained from scratch on {n_present} training identities "
+                  f"for {steps} steps")
     return net
 
 

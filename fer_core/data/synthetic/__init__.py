@@ -2,11 +2,12 @@
 
 from fer_core.data.synthetic.expressions import (AU_CONTROLS, CONTROL_NAMES, EYE_FEATURES, MULTIPIE_6, PROTOTYPES,
                                                  ExpressionSet, expression_set, fine_grained)
-from fer_core.data.synthetic.world import (MULTIPIE_YAWS, VIEWS, FaceWorld, SyntheticFaces, WeakPeakPairs, ckplus_like,
-                                           f2ed_like, multipie_like, sequence_intensity, weak_peak)
+from fer_core.data.synthetic.world import (MULTIPIE_YAWS, VIEWS, FaceWorld, SyntheticFaces, SyntheticSubset,
+                                           WeakPeakPairs, ckplus_like, f2ed_like, multipie_like, sequence_intensity,
+                                           weak_peak)
 
 __all__ = [
-    "FaceWorld", "SyntheticFaces", "WeakPeakPairs", "ckplus_like", "multipie_like", "f2ed_like", "weak_peak",
+    "FaceWorld", "SyntheticFaces", "SyntheticSubset", "WeakPeakPairs", "ckplus_like", "multipie_like", "f2ed_like", "weak_peak",
     "sequence_intensity", "VIEWS", "MULTIPIE_YAWS", "ExpressionSet", "expression_set", "fine_grained",
     "AU_CONTROLS", "CONTROL_NAMES", "EYE_FEATURES", "MULTIPIE_6", "PROTOTYPES",
 ]

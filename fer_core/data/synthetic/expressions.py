@@ -92,13 +92,13 @@ MULTIPIE_6: tuple[str, ...] = ("neutral", "smile", "surprise", "squint", "disgus
 
 #: The seven eye-region features of F2ED's fine-grained classes and the controls each moves.
 EYE_FEATURES: Mapping[str, Mapping[str, float]] = {
-    "temporal_wrinkles": {"temporal_wr": 1.0},
-    "wrinkles_below_eyes": {"below_wr": 1.0},
-    "nasal_wrinkles": {"nasal_wr": 1.0},
-    "brow_slope": {"brow_inner": 0.55, "brow_outer": -0.55},
-    "brow_curve": {"brow_arch": 0.9},
-    "brow_distance": {"brow_together": -0.7},
-    "eye_aperture": {"eye_open": 0.6},
+    "temporal_wrinkles": {"temporal_wr": 2.25},
+    "wrinkles_below_eyes": {"below_wr": 2.25},
+    "nasal_wrinkles": {"nasal_wr": 2.25},
+    "brow_slope": {"brow_inner": 1.6, "brow_outer": -1.6},
+    "brow_curve": {"brow_arch": 2.25},
+    "brow_distance": {"brow_together": -2.0},
+    "eye_aperture": {"eye_open": 1.8},
 }
 _WRINKLE_FEATURES = ("temporal_wrinkles", "wrinkles_below_eyes", "nasal_wrinkles")
 

@@ -77,7 +77,8 @@ def hash_normal(*keys, n: int) -> np.ndarray:
 
 
 # Streams of the hash: one per kind of random quantity, so adding one never shifts another.
-STREAM_IDENTITY, STREAM_STYLE, STREAM_CLASS_STYLE, STREAM_SCENE, STREAM_FRAME, STREAM_TAKE = 11, 12, 13, 21, 22, 23
+STREAM_IDENTITY, STREAM_STYLE, STREAM_CLASS_STYLE = 11, 12, 13
+STREAM_SCENE, STREAM_FRAME, STREAM_TAKE, STREAM_MOTION = 21, 22, 23, 24
 
 # (name, low, high): identity geometry and appearance, uniform in [low, high].
 _GEOMETRY = (
@@ -99,7 +100,7 @@ IDENTITY_FIELDS: tuple[str, ...] = tuple(name for name, _, _ in _GEOMETRY)
 #: ``rest`` the standard deviation of the per-identity resting offsets of the controls,
 #: ``gain`` the half-width of the per-identity, per-control gains around 1,
 #: ``class`` the standard deviation of each identity's own version of each expression.
-STYLE_SCALES: Mapping[str, float] = {"rest": 0.16, "gain": 0.35, "class": 0.22}
+STYLE_SCALES: Mapping[str, float] = {"rest": 0.06, "gain": 0.35, "class": 0.28}
 
 _SKIN_LIGHT = np.array([0.93, 0.78, 0.68])
 _SKIN_DARK = np.array([0.38, 0.25, 0.18])
@@ -182,23 +183,23 @@ def feature_shapes(p: Mapping[str, np.ndarray], g: np.ndarray) -> dict[str, np.n
     s = {}
     s["ex"], s["ey"], s["ew"], s["tilt"] = p["ex"], p["ey"], p["ew"], p["tilt"]
     open_ = c("eye_open")
-    s["hu"] = p["eh_up"] * np.clip(1.0 + 0.75 * open_ - 0.15 * np.maximum(c("lower_lid"), 0), 0.10, 2.2)
-    s["hl"] = p["eh_lo"] * np.clip(1.0 + 0.25 * np.maximum(open_, 0) - 0.60 * c("lower_lid"), 0.20, 1.6)
+    s["hu"] = p["eh_up"] * np.clip(1.0 + 1.1 * open_ - 0.15 * np.maximum(c("lower_lid"), 0), 0.10, 2.6)
+    s["hl"] = p["eh_lo"] * np.clip(1.0 + 0.3 * np.maximum(open_, 0) - 0.65 * c("lower_lid"), 0.20, 1.7)
     s["iris"] = p["iris"]
     # brows: du of the inner/outer ends, v of the ends relative to the eye centre, arch.
-    shift = -0.45 * p["ew"] * c("brow_together")
+    shift = -0.7 * p["ew"] * c("brow_together")
     s["b_in"] = -p["brow_in"] * p["ew"] + shift
     s["b_out"] = p["brow_out"] * p["ew"] + 0.4 * shift
     base = -p["brow_gap"] - 0.5 * s["hu"] + 0.5 * p["eh_up"]
-    s["bv_in"] = base + p["brow_slope"] - 0.085 * c("brow_inner")
-    s["bv_out"] = base - p["brow_slope"] - 0.075 * c("brow_outer")
-    s["arch"] = np.clip(p["brow_arch"] + 0.030 * c("brow_arch"), -0.02, 0.08)
+    s["bv_in"] = base + p["brow_slope"] - 0.11 * c("brow_inner")
+    s["bv_out"] = base - p["brow_slope"] - 0.10 * c("brow_outer")
+    s["arch"] = np.clip(p["brow_arch"] + 0.045 * c("brow_arch"), -0.03, 0.10)
     s["brow_th"] = p["brow_th"] * (1.0 + 0.15 * np.maximum(c("brow_together"), 0))
     # mouth
     mw = p["mouth_w"] * np.clip(1.0 + 0.22 * c("mouth_stretch") + 0.10 * np.maximum(c("corner_l") + c("corner_r"), 0), 0.6, 1.6)
     s["my"], s["mw"] = p["mouth_y"], mw
-    s["cl"] = -0.055 * c("corner_l")
-    s["cr"] = -0.055 * c("corner_r")
+    s["cl"] = -0.075 * c("corner_l")
+    s["cr"] = -0.075 * c("corner_r")
     part = np.maximum(c("lips_part"), 0)
     jaw = np.maximum(c("jaw_drop"), 0)
     s["ou"] = 0.006 + 0.022 * part + 0.030 * np.maximum(c("upper_lip"), 0) + 0.012 * jaw
@@ -209,7 +210,7 @@ def feature_shapes(p: Mapping[str, np.ndarray], g: np.ndarray) -> dict[str, np.n
     s["nose_y"], s["nose_p"], s["nose_w"] = p["nose_y"], p["nose_p"], p["nose_w"] * (1 + 0.12 * np.maximum(c("nasal_wr"), 0))
     for name in ("temporal_wr", "below_wr", "nasal_wr", "forehead_wr", "glabella", "nasolabial", "cheek",
                  "dimple_l", "dimple_r"):
-        s[name] = np.clip(c(name), 0.0, 1.5)
+        s[name] = np.clip(c(name), 0.0, 2.5)
     s["nasolabial"] = np.clip(s["nasolabial"] + 0.25 * p["age"], 0.0, 1.5)
     s["temporal_wr"] = np.clip(s["temporal_wr"] + 0.1 * p["age"], 0.0, 1.5)
     return s

@@ -76,9 +76,8 @@ def noise_bank(size: int, device: torch.device | str = "cpu") -> tuple[torch.Ten
     if key not in _BANKS:
         g = torch.Generator().manual_seed(9157 + size)
         white = torch.randn(N_BANK, size, size, generator=g)
-        k = max(1, size // 32)
-        smooth = torch.nn.functional.avg_pool2d(torch.randn(N_BANK, 1, size + 2 * k, size + 2 * k, generator=g),
-                                                (4 * k + 1, k + 1), stride=1, padding=(2 * k, 0))[:, 0, k:k + size, :size]
+        coarse = torch.randn(N_BANK, 1, max(2, size // 16), max(2, size // 2), generator=g)
+        smooth = torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)[:, 0]
         smooth = smooth / smooth.std(dim=(1, 2), keepdim=True)
         _BANKS[key] = (white.to(device), smooth.contiguous().to(device))
     return _BANKS[key]
@@ -206,6 +205,15 @@ def render(P: Mapping[str, np.ndarray], *, size: int, channels: int, device: tor
         (pixel ``j`` has its centre at coordinate ``j``).
     """
     device = torch.device(device)
+    if device.type == "cpu" and torch.get_num_threads() > 1:
+        # The pixel tensors are small: splitting each op over threads costs more than it saves (and
+        # stalls badly when the cores are busy, e.g. training in the same process). Render on one.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return render(P, size=size, channels=channels, device=device, slices=slices, out=out)
+        finally:
+            torch.set_num_threads(threads)
     B, S = len(P["yaw"]), size
     px = 2.0 / S
     inv_px = 1.0 / px
@@ -291,16 +299,19 @@ def render(P: Mapping[str, np.ndarray], *, size: int, channels: int, device: tor
     _nose(g, xg[..., cs], yg[:, rs], shade[:, rs, cs], inv_px)
     del u, v, w
 
-    # composite head over neck over the background (one colour, a brightness ramp); gain, noise, [-1, 1]
-    qxr = g.cr * qx + g.sr * qy
-    qyr = g.cr * qy - g.sr * qx
-    neck = _soft(torch.minimum(g.neck_w - qxr.abs_(), qyr.sub_(g.neck_top)), inv_px)
-    del qxr, qyr
-    rest = (1.0 - head).mul_(g.gain2)
-    neck.mul_(rest)
-    bg = (g.bg_c * xg + g.bg_s * yg).mul_(g.bg_k).clamp_(-0.5, 0.5).add_(1.0).mul_(rest.sub_(neck))
-    img = torch.mul(A, head.mul_(shade).mul_(g.gain2).unsqueeze(1), out=out)
-    img.add_(colour["neck"] * neck.unsqueeze(1)).add_(colour["bg"] * bg.unsqueeze(1))
+    # composite head over neck over the background (one colour, a brightness ramp); noise; [-1, 1].
+    # Colours already carry the gain and the factor 2 of the [-1, 1] range.
+    img = torch.mul(A, (head * shade).unsqueeze(1), out=out)
+    rest = head.neg_().add_(1.0)
+    rs, cs = _neck_box(P, S, 0.02 + 1.5 * px) if slices else (slice(None), slice(None))
+    qxr = g.cr * qx[..., cs] + g.sr * qy[:, rs]
+    qyr = g.cr * qy[:, rs] - g.sr * qx[..., cs]
+    neck = _soft(torch.minimum(g.neck_w - qxr.abs_(), qyr.sub_(g.neck_top)), inv_px).mul_(rest[:, rs, cs])
+    rest[:, rs, cs] -= neck
+    img[:, :, rs, cs] += colour["neck"] * neck.unsqueeze(1)
+    del qxr, qyr, neck
+    bg = (g.bg_c * xg + g.bg_s * yg).mul_(g.bg_k).clamp_(-0.5, 0.5).add_(1.0).mul_(rest)
+    img.add_(colour["bg"] * bg.unsqueeze(1))
     noise = white.index_select(0, torch.from_numpy(P["noise_k"][:, 1]).to(device)).mul_(g.noise).sub_(1.0)
     img.add_(noise.unsqueeze(1)).clamp_(-1.0, 1.0)
     px_lm = ((lm + 1.0) * (S / 2) - 0.5).astype(np.float32)
@@ -345,8 +356,8 @@ def _columns(P, R, lm, inv_px) -> dict[str, np.ndarray]:
         "my": P["my"], "mw": P["mw"], "inv_mw": 1 / P["mw"], "ca": (P["cl"] + P["cr"]) / 2,
         "cd": (P["cr"] - P["cl"]) / 2, "ou": P["ou"], "ol": P["ol"], "lu": P["lu"], "ll": P["ll"],
         "teeth": np.clip((P["ou"] + P["ol"] - 0.025) / 0.02, 0, 1),
-        "wr_temporal": 0.45 * P["temporal_wr"], "wr_below": 0.40 * P["below_wr"], "wr_nasal": 0.45 * P["nasal_wr"],
-        "wr_forehead": 0.30 * P["forehead_wr"], "wr_glabella": 0.45 * P["glabella"], "fold": 0.45 * P["nasolabial"],
+        "wr_temporal": 0.7 * P["temporal_wr"], "wr_below": 0.6 * P["below_wr"], "wr_nasal": 0.7 * P["nasal_wr"],
+        "wr_forehead": 0.35 * P["forehead_wr"], "wr_glabella": 0.6 * P["glabella"], "fold": 0.5 * P["nasolabial"],
         "cheek": 0.22 * P["cheek"], "dim_l": 0.5 * P["dimple_l"], "dim_r": 0.5 * P["dimple_r"],
         "nose_y": P["nose_y"], "nose_w": P["nose_w"],
         "n_ax": nose_a[:, 0], "n_ay": nose_a[:, 1], "n_dx": seg[:, 0] / seg_len, "n_dy": seg[:, 1] / seg_len,
@@ -383,8 +394,21 @@ def _nose_box(lm: np.ndarray, P, S: int) -> tuple[slice, slice]:
     return slice(r0, max(r1, r0)), slice(c0, max(c1, c0))
 
 
+def _neck_box(P, S: int, margin: float) -> tuple[slice, slice]:
+    """Pixel box of the neck (a vertical band below the head, turned by the roll only)."""
+    cr, sr = _cos(P["roll"]), _sin(P["roll"])
+    pts = []
+    for a in (-1.0, 1.0):
+        for b in (0.0, 3.0):
+            qxr, qyr = a * P["neck_w"], 0.45 * P["ay"] + b
+            qx, qy = cr * qxr - sr * qyr, sr * qxr + cr * qyr
+            pts.append(np.stack([P["tx"] + P["scale"] * qx, P["ty"] + P["scale"] * qy], -1))
+    r0, r1, c0, c1 = _union_box(np.stack(pts, 1), margin, S)
+    return slice(r0, max(r1, r0)), slice(c0, max(c1, c0))
+
+
 def _colours(P, channels: int, device) -> dict[str, torch.Tensor]:
-    """Per-sample colours ``(B, C, 1, 1)`` in [0, 1] (luma when ``channels == 1``)."""
+    """Per-sample colours ``(B, C, 1, 1)``: RGB in [0, 1] (luma when ``channels == 1``) times ``2 * gain``."""
     skin = P["skin"]
     cols = {"skin": skin, "hair": P["hair"], "hair_skin": P["hair"] - skin, "brow": P["hair"] * 0.6 + 0.01, "lip": P["lip"], "neck": skin * 0.72,
             "bg": P["bg"]}
@@ -392,6 +416,7 @@ def _colours(P, channels: int, device) -> dict[str, torch.Tensor]:
     mat = np.stack([np.asarray(cols[n], dtype=np.float64) for n in names], 1)  # (B, K, 3)
     if channels == 1:
         mat = mat[..., 0:1] * LUMA[0] + mat[..., 1:2] * LUMA[1] + mat[..., 2:3] * LUMA[2]
+    mat = mat * (2.0 * P["gain"])[:, None, None]  # gain, and the factor 2 of the [-1, 1] output range
     t = torch.from_numpy(mat).to(device=device, dtype=torch.float32)
     return {n: t[:, k, :, None, None] for k, n in enumerate(names)}
 
@@ -402,9 +427,10 @@ def _over(A: torch.Tensor, alpha: torch.Tensor, colour: torch.Tensor) -> None:
     A.mul_(1.0 - a).add_(colour * a)
 
 
-def _over_grey(A: torch.Tensor, alpha: torch.Tensor, premult: torch.Tensor) -> None:
-    """``A = A (1 - alpha) + premult``: a grey layer given premultiplied (value * alpha), one op per channel."""
-    A.mul_((1.0 - alpha).unsqueeze(1)).add_(premult.unsqueeze(1))
+def _over_grey(A: torch.Tensor, alpha: torch.Tensor, premult: torch.Tensor, scale: torch.Tensor) -> None:
+    """``A = A (1 - alpha) + scale * premult``: a grey layer given premultiplied (grey * alpha) in [0, 1];
+    ``scale`` is the colours' factor (``2 * gain``)."""
+    A.mul_((1.0 - alpha).unsqueeze(1)).add_(premult.mul_(scale).unsqueeze(1))
 
 
 def _eye(g, colour, au, v, A, shade, inv_px, glasses: bool) -> None:
@@ -457,7 +483,7 @@ def _eye(g, colour, au, v, A, shade, inv_px, glasses: bool) -> None:
         keep = (1.0 - lens).mul_(1.0 - frame)
         premult = premult.mul_(keep).add_(lens.mul_(1.0 - frame).mul_(0.85)).add_(frame * 0.08)
         alpha = alpha + (1.0 - alpha).mul_(keep.neg_().add_(1.0))  # exactly alpha where there are no glasses
-    _over_grey(A, alpha, premult)
+    _over_grey(A, alpha, premult, g.gain2)
 
 
 def _centre(g, au, v, A, shade, inv_px, glasses: bool) -> None:
@@ -471,14 +497,14 @@ def _centre(g, au, v, A, shade, inv_px, glasses: bool) -> None:
     if glasses:
         bridge = _soft(0.008 - (dv + 0.025).abs_(), inv_px)
         bridge.mul_(_soft(g.ex - 1.55 * g.ew + 0.006 - au, inv_px)).mul_(g.glasses)
-        _over_grey(A, bridge, bridge * 0.08)
+        _over_grey(A, bridge, bridge * 0.08, g.gain2)
 
 
 def _arm(g, au, v, A, inv_px) -> None:
     """A temple arm of the glasses, from the rim to the side of the head (seen when the head turns)."""
     arm = _soft(0.008 - (v - g.ey + 0.015).abs_(), inv_px)
     arm.mul_(_soft(torch.minimum(au - g.ex - 1.55 * g.ew + 0.004, g.ax - au), inv_px)).mul_(g.glasses)
-    _over_grey(A, arm, arm * 0.08)
+    _over_grey(A, arm, arm * 0.08, g.gain2)
 
 
 def _forehead(g, au, v, shade) -> None:
@@ -516,7 +542,7 @@ def _mouth_region(g, colour, au, u, v, A, shade, inv_px) -> None:
     cav = _soft(torch.minimum(dv - ui, li.sub_(dv)), inv_px).mul_(ends)
     teeth = _soft(ui.add_(bump.mul_(0.03)).sub_(dv), inv_px).mul_(g.teeth)
     premult = teeth.mul_(0.78).add_(0.12).mul_(cav)
-    _over_grey(A, cav, premult)
+    _over_grey(A, cav, premult, g.gain2)
 
 
 def _nose(g, x, y, shade, inv_px) -> None:

@@ -26,13 +26,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fer_core.data.base import FaceDataset
+from fer_core.data.base import FaceDataset, SubsetView
 from fer_core.data.synthetic import expressions as ex
-from fer_core.data.synthetic.face import (STREAM_FRAME, STREAM_SCENE, STREAM_TAKE, feature_shapes, hash_uniform,
-                                          identity_params, landmarks_3d)
+from fer_core.data.synthetic.face import (STREAM_FRAME, STREAM_MOTION, STREAM_SCENE, STREAM_TAKE, feature_shapes,
+                                          hash_uniform, identity_params, landmarks_3d)
 from fer_core.data.synthetic.render import N_BANK, render
 
-__all__ = ["FaceWorld", "SyntheticFaces", "WeakPeakPairs", "VIEWS", "MULTIPIE_YAWS", "ckplus_like", "multipie_like",
+__all__ = ["FaceWorld", "SyntheticFaces", "SyntheticSubset", "WeakPeakPairs", "VIEWS", "MULTIPIE_YAWS", "ckplus_like", "multipie_like",
            "f2ed_like", "weak_peak", "sequence_intensity", "SIZE_RANGE", "YAW_LIMIT", "PITCH_LIMIT"]
 
 #: F2ED's four cameras as (yaw, pitch) in degrees: half-left/right at 45° horizontally,
@@ -44,8 +44,9 @@ MULTIPIE_YAWS: tuple[float, ...] = (-30.0, -15.0, 0.0, 15.0, 30.0)
 SIZE_RANGE = (32, 256)
 YAW_LIMIT = 60.0
 PITCH_LIMIT = 45.0
-#: Sequence intensity ramp exponent: frame f of n has intensity peak * (f / (n - 1)) ** RAMP.
-RAMP = 1.6
+#: Sequence intensity ramp exponent: frame f of n has intensity peak * (f / (n - 1)) ** RAMP
+#: (calibrated: 0.8, a fast onset; see ``sanity``).
+RAMP = 0.8
 _CHUNK = 64  # faces rendered per vectorised call: keeps the pixel arrays in cache
 
 
@@ -117,23 +118,33 @@ class FaceWorld:
         return identity_params(self.seed, ids, n_controls=ex.N_CONTROLS, idiosyncrasy=self.idiosyncrasy,
                                glasses_rate=self.glasses_rate, beard_rate=self.beard_rate)
 
-    def scene(self, scene_keys: tuple[np.ndarray, ...], frame_keys: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
-        """Nuisances of each sample: shared by a take (scene) except the pixel noise (per frame)."""
+    def scene(self, scene_keys: tuple[np.ndarray, ...], motion_keys: tuple[np.ndarray, ...],
+              frame_keys: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
+        """Nuisances of each sample.
+
+        Lighting, background, framing and gain are shared by a take (``scene_keys``); a small
+        head motion changes from frame to frame (``motion_keys``: the same for every camera);
+        the pixel noise is drawn per image (``frame_keys``).
+        """
         u = hash_uniform(self.nuisance_seed, STREAM_SCENE, *scene_keys, n=16)
         k = self.nuisance
         B = len(u)
         out = {
-            "light_az": k * (u[:, 0] * 100.0 - 50.0), "light_el": 15.0 + k * (u[:, 1] * 40.0 - 20.0),
-            "ambient": 0.62 + k * (u[:, 2] - 0.5) * 0.16, "diffuse": 0.40 + k * (u[:, 3] - 0.5) * 0.24,
-            "scale": 1.12 + k * (u[:, 4] - 0.5) * 0.12, "tx": k * (u[:, 5] - 0.5) * 0.10,
-            "ty": 0.08 + k * (u[:, 6] - 0.5) * 0.10, "roll": k * (u[:, 7] - 0.5) * 12.0,
-            "bg_angle": u[:, 8] * 360.0, "bg_ramp": k * 0.6 * u[:, 9],
-            "gain": 1.0 + k * (u[:, 10] - 0.5) * 0.30, "noise": k * (0.01 + 0.04 * u[:, 12]),
+            "light_az": k * (u[:, 0] * 50.0 - 25.0), "light_el": 15.0 + k * (u[:, 1] * 20.0 - 10.0),
+            "ambient": 0.62 + k * (u[:, 2] - 0.5) * 0.08, "diffuse": 0.40 + k * (u[:, 3] - 0.5) * 0.12,
+            "scale": 1.12 + k * (u[:, 4] - 0.5) * 0.06, "tx": k * (u[:, 5] - 0.5) * 0.05,
+            "ty": 0.08 + k * (u[:, 6] - 0.5) * 0.05, "roll": k * (u[:, 7] - 0.5) * 6.0,
+            "bg_angle": u[:, 8] * 360.0, "bg_ramp": k * 0.3 * u[:, 9],
+            "gain": 1.0 + k * (u[:, 10] - 0.5) * 0.15, "noise": k * (0.005 + 0.02 * u[:, 12]),
         }
         grey = np.array([0.55, 0.55, 0.57])
         colour = 0.15 + 0.7 * hash_uniform(self.nuisance_seed, STREAM_SCENE + 1, *scene_keys, n=3)
-        mix = 0.6 * min(k, 1.0)
+        mix = 0.3 * min(k, 2.0)
         out["bg"] = grey * (1 - mix) + colour * mix
+        m = hash_uniform(self.nuisance_seed, STREAM_MOTION, *motion_keys, n=5) - 0.5
+        out["d_yaw"], out["d_pitch"] = k * 6.0 * m[:, 0], k * 4.0 * m[:, 1]
+        out["roll"] = out["roll"] + k * 3.0 * m[:, 2]
+        out["tx"], out["ty"] = out["tx"] + k * 0.02 * m[:, 3], out["ty"] + k * 0.02 * m[:, 4]
         nk = hash_uniform(self.nuisance_seed, STREAM_FRAME, *frame_keys, n=2)
         out["noise_k"] = np.minimum((nk * N_BANK).astype(np.int64), N_BANK - 1)
         return out
@@ -180,8 +191,10 @@ class FaceWorld:
         g = ex.expression_controls(eset, cls, intensity, ids, p, seed=self.seed, idiosyncrasy=self.idiosyncrasy)
         s = feature_shapes(p, g)
         scene_keys = (ids, np.full(len(ids), eset.key), cls, take)
-        frame_keys = scene_keys + (frame, np.round(yaw * 10).astype(np.int64), np.round(pitch * 10).astype(np.int64))
-        P = {**p, **s, **self.scene(scene_keys, frame_keys), "yaw": yaw, "pitch": pitch}
+        motion_keys = scene_keys + (frame,)
+        frame_keys = motion_keys + (np.round(yaw * 10).astype(np.int64), np.round(pitch * 10).astype(np.int64))
+        P = {**p, **s, **self.scene(scene_keys, motion_keys, frame_keys)}
+        P["yaw"], P["pitch"] = yaw + P.pop("d_yaw"), pitch + P.pop("d_pitch")
         P["lm3d"] = landmarks_3d(p, s)
         image, lm = render(P, size=size, channels=channels, device=device, slices=slices, out=out)
         return {"image": image, "landmarks": lm, "controls": g}
@@ -196,7 +209,8 @@ class SyntheticFaces(FaceDataset):
         expressions: label set (``"basic7"``, ``"ckplus8"``, ``"multipie6"``, ``"fine54"``,
             or class names; see :func:`~fer_core.data.synthetic.expressions.expression_set`).
         takes: recordings per identity and class (each with its own lighting, background,
-            misalignment and peak intensity).
+            misalignment and peak intensity): a count, or explicit take numbers (e.g. ``[3]``
+            for a held-out recording session of the same people).
         n_frames: frames per take; ``1`` gives peak images, ``> 1`` neutral→peak sequences.
         frames: which frames of each sequence to include (default all).
         yaws: camera yaws in degrees (ignored when ``views`` is given).
@@ -215,7 +229,7 @@ class SyntheticFaces(FaceDataset):
     """
 
     def __init__(self, *, identities: int | Sequence[int] = 20, expressions: str | Sequence[str] = "basic7",
-                 takes: int = 1, n_frames: int = 1, frames: Sequence[int] | None = None,
+                 takes: int | Sequence[int] = 1, n_frames: int = 1, frames: Sequence[int] | None = None,
                  yaws: Sequence[float] = (0.0,), views: Sequence[str] | None = None,
                  peak_intensity: float | tuple[float, float] = (0.85, 1.0), size: int = 64, channels: int = 3,
                  seed: int = 0, world: FaceWorld | None = None, device: torch.device | str = "cpu",
@@ -234,9 +248,16 @@ class SyntheticFaces(FaceDataset):
             ids = np.asarray(list(identities), dtype=np.int64)
             if ids.ndim != 1 or len(ids) == 0 or (ids < 0).any() or len(np.unique(ids)) != len(ids):
                 raise ValueError(f"identities must be distinct non-negative ints, got {identities!r}")
-        for name, value in (("takes", takes), ("n_frames", n_frames)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if isinstance(takes, (int, np.integer)) and not isinstance(takes, bool):
+            if takes < 1:
+                raise ValueError(f"takes must be an int >= 1 or a sequence of take numbers, got {takes!r}")
+            take_ids = np.arange(int(takes))
+        else:
+            take_ids = np.asarray(list(takes), dtype=np.int64)
+            if take_ids.ndim != 1 or len(take_ids) == 0 or (take_ids < 0).any() or len(np.unique(take_ids)) != len(take_ids):
+                raise ValueError(f"takes must be an int >= 1 or distinct non-negative take numbers, got {takes!r}")
+        if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or n_frames < 1:
+            raise ValueError(f"n_frames must be an int >= 1, got {n_frames!r}")
         frames = np.arange(n_frames) if frames is None else np.asarray(list(frames), dtype=np.int64)
         if len(frames) == 0 or (frames < 0).any() or (frames >= n_frames).any():
             raise ValueError(f"frames must be non-empty and lie in 0..{n_frames - 1}, got {list(frames)}")
@@ -262,12 +283,12 @@ class SyntheticFaces(FaceDataset):
         self.views = views
         self.size, self.channels, self.device, self.landmarks = int(size), int(channels), torch.device(device), landmarks
 
-        K, T, F, V = len(self.classes), int(takes), len(frames), len(pose_yaw)
+        K, T, F, V = len(self.classes), len(take_ids), len(frames), len(pose_yaw)
         grid = np.stack(np.meshgrid(np.arange(len(ids)), np.arange(K), np.arange(T), np.arange(F), np.arange(V),
                                     indexing="ij"), -1).reshape(-1, 5)
         self._ids = ids[grid[:, 0]]
         self._cls = grid[:, 1]
-        self._take = grid[:, 2]
+        self._take = take_ids[grid[:, 2]]
         self._frame = frames[grid[:, 3]]
         self._yaw = pose_yaw[grid[:, 4]]
         self._pitch = pose_pitch[grid[:, 4]]
@@ -349,11 +370,32 @@ class SyntheticFaces(FaceDataset):
     def load(self, i: int) -> dict[str, Any]:
         return self.__getitems__([i])[0]
 
+    def subset(self, indices: Sequence[int] | np.ndarray, *, name: str | None = None) -> "SyntheticSubset":
+        """A view on some rows that keeps batched rendering (see :class:`SyntheticSubset`)."""
+        return SyntheticSubset(self, np.asarray(indices, dtype=np.int64), name=name)
+
     def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
         """Batched fetching (called by torch's DataLoader): one vectorised render for all ``indices``."""
         b = self.batch(indices)
         keys = list(b)
         return [{k: b[k][j] for k in keys} for j in range(len(b["image"]))]
+
+
+class SyntheticSubset(SubsetView):
+    """Rows ``indices`` of a :class:`SyntheticFaces`; fetches batches with one vectorised render."""
+
+    def batch(self, indices: Sequence[int] | np.ndarray) -> dict[str, torch.Tensor]:
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if len(idx) and (idx.min() < 0 or idx.max() >= len(self)):
+            raise IndexError(f"indices must lie in [0, {len(self)}), got {idx.min()}..{idx.max()}")
+        return self.parent.batch(self.indices[idx])
+
+    def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
+        b = self.batch(indices)
+        return [{k: v[j] for k, v in b.items()} for j in range(len(b["image"]))]
+
+    def subset(self, indices: Sequence[int] | np.ndarray, *, name: str | None = None) -> "SyntheticSubset":
+        return SyntheticSubset(self.parent, self.indices[np.asarray(indices, dtype=np.int64)], name=name)
 
 
 class WeakPeakPairs(SyntheticFaces):
