@@ -450,7 +450,7 @@ class FESRExperiments:
         """Accuracy (%) per variant as ``mean ± std`` over folds and seeds, in the paper's order."""
         df = self.accuracy_table()
         order = [v for v in ABLATIONS if v in set(df.variant)]
-        rows = [{"variant": v, "accuracy (%)": metrics.mean_std(df[df.variant == v].accuracy.to_numpy(), scale=100),
+        rows = [{"variant": v, "accuracy (%)": metrics.mean_std(df[df.variant == v].accuracy.tolist(), scale=100),
                  "n": int((df.variant == v).sum())} for v in order]
         return pd.DataFrame(rows).set_index("variant")
 
@@ -527,7 +527,7 @@ class FESRExperiments:
                 paper = PAPER_TABLE_V.get(v, (None,) * 3)[j]
                 rows.append({"table": "V (accuracy, %)" if v in PAPER_TABLE_V else "Fig. 8 (accuracy, %)",
                              "row": v, f"paper ({paper_ds})": "only plotted" if paper is None else f"{paper:.2f}",
-                             ours: metrics.mean_std(acc[acc.variant == v].accuracy.to_numpy(), scale=100)})
+                             ours: metrics.mean_std(acc[acc.variant == v].accuracy.tolist(), scale=100)})
             psnr, ssim = PAPER_TABLE_III[paper_ds]["FESGAN"]
             rows.append({"table": "III (PSNR, dB)", "row": "FESGAN (our FG)", f"paper ({paper_ds})": f"{psnr:.3f}",
                          ours: metrics.mean_std([r["psnr"] for r in syn["FG"]], digits=3)})
@@ -542,7 +542,7 @@ class FESRExperiments:
             for v in ("BASELINE", "FESR_JL"):
                 rows.append({"table": "VI (average, %)" if paper_ds == "Multi-PIE" else "VII (accuracy, %)", "row": v,
                              f"paper ({paper_ds})": f"{paper[v][-1]:.2f}",
-                             ours: metrics.mean_std(acc[acc.variant == v].accuracy.to_numpy(), scale=100)})
+                             ours: metrics.mean_std(acc[acc.variant == v].accuracy.tolist(), scale=100)})
         return pd.DataFrame(rows)
 
     def deviations(self) -> pd.DataFrame:

@@ -67,7 +67,7 @@ def _train(train_ds, *, classes: int, channels: int, width: int, steps: int, bat
 
 
 def sanity_experiment(*, size: int = 48, n_identities: int = 40, fine_identities: int = 12, n_unseen: int = 12,
-                      steps: int = 300, weak_steps: int | None = None, fine_steps: int | None = None,
+                      steps: int = 400, weak_steps: int | None = None, fine_steps: int | None = None,
                       batch_size: int = 32, lr: float = 1e-3, width: int = 16, channels: int = 1,
                       seeds: tuple[int, ...] = (0,), device: str | torch.device = "cpu", progress: bool = False,
                       threads: int | None = None, world_kwargs: dict[str, Any] | None = None) -> pd.DataFrame:
@@ -77,8 +77,8 @@ def sanity_experiment(*, size: int = 48, n_identities: int = 40, fine_identities
         size: image side in pixels; channels: 1 (grayscale, default) or 3.
         n_identities: people in the 7-class training sets (models A, B); fine_identities: in the
             fine-grained one (model C); n_unseen: people only in the unseen-identity test sets.
-        steps: training steps of model A; weak_steps (default ``5/3 * steps``) of model B;
-            fine_steps (default ``7/3 * steps``) of model C. batch_size, lr, width: training
+        steps: training steps of model A; weak_steps (default ``5/4 * steps``) of model B;
+            fine_steps (default ``5/2 * steps``) of model C. batch_size, lr, width: training
             batch, Adam learning rate, SmallCNN width.
         seeds: one world and one training run per seed (the world seed is the run seed).
         threads: torch CPU threads while the experiment runs (restored afterwards).
@@ -96,8 +96,8 @@ def sanity_experiment(*, size: int = 48, n_identities: int = 40, fine_identities
             raise ValueError(f"sanity_experiment: {name} must be a positive int, got {value!r}")
     if not seeds:
         raise ValueError("sanity_experiment: seeds must name at least one seed")
-    weak_steps = round(5 * steps / 3) if weak_steps is None else weak_steps
-    fine_steps = round(7 * steps / 3) if fine_steps is None else fine_steps
+    weak_steps = round(5 * steps / 4) if weak_steps is None else weak_steps
+    fine_steps = round(5 * steps / 2) if fine_steps is None else fine_steps
     old_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -116,14 +116,14 @@ def sanity_experiment(*, size: int = 48, n_identities: int = 40, fine_identities
             fit = dict(channels=channels, width=width, batch_size=batch_size, lr=lr, seed=seed, device=device,
                        progress=progress)
 
-            # A: 7-class peak, frontal; takes 0-1 train, take 2 (a new scene) tests seen people
+            # A: 7-class peak, frontal; takes 0-2 train, take 3 (a new scene) tests seen people
             peak = dict(expressions="basic7", **common)
-            train = SyntheticFaces(identities=ids, takes=range(2), **peak)
+            train = SyntheticFaces(identities=ids, takes=range(3), **peak)
             net = _train(train, classes=7, steps=steps, desc="sanity A: 7-class peak", **fit)
-            record("7-class peak, seen identities", net, train, SyntheticFaces(identities=ids, takes=[2], **peak))
+            record("7-class peak, seen identities", net, train, SyntheticFaces(identities=ids, takes=[3], **peak))
             record("7-class peak, unseen identities", net, train, SyntheticFaces(identities=unseen, **peak))
             record("7-class peak, unseen view", net, train,
-                   SyntheticFaces(identities=ids, takes=[2], views=("half_left", "half_right"), **peak))
+                   SyntheticFaces(identities=ids, takes=[3], views=("half_left", "half_right"), **peak))
 
             # B: weak frames (frames 6-8 of neutral->peak sequences of 16), subject-independent
             weak = dict(expressions="basic7", n_frames=16, frames=(5, 6, 7), **common)
