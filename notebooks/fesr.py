@@ -54,9 +54,12 @@ dataset = "synthetic"  # or a registry name such as "ckplus"; recognised from da
 lightcnn_weights = None  # path of published LightCNN-29 v2 weights; None trains a stand-in identity network
 live = False  # True in a Jupyter session with a kernel: adds an ipywidgets slider that synthesizes live
 
-# %%
-import math
+# %% [markdown]
+# > On a CPU the chapter runs single-threaded: its convolutions are small, so a second
+# > thread gains little, while on a busy machine threads that wait for each other made a
+# > training step up to ten times slower in our measurements.
 
+# %%
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
@@ -71,6 +74,8 @@ from fer_core.profiles import get_profile
 
 P = get_profile("fesr", profile)
 runtime.seed_everything(seed)
+if runtime.pick_device(device).type == "cpu":
+    torch.set_num_threads(1)
 print(f"profile={P.name} device={runtime.pick_device(device)} settings={dict(P)}")
 
 # %% [markdown]
@@ -113,7 +118,7 @@ pd.DataFrame([{"fold": k, "train faces": len(s.train), "test faces": len(s.test)
 
 # %%
 test0 = exp.fold(0)["test"]
-show = test0.meta.sort_values(["subject", "expression"]).index[: 2 * exp.K].to_numpy()
+show = torch.tensor(test0.meta.sort_values(["subject", "expression"]).index[: 2 * exp.K].tolist())
 viz.image_grid(test0.data["image"][show].cpu(), nrow=exp.K, col_labels=[data.classes[int(e)] for e in
                test0.data["expression"][show[: exp.K]]], title="two test subjects, peak frames (fold 0)")
 
@@ -134,9 +139,8 @@ fesgan_layer_table(gan)
 # The same code at the paper's size, for comparison with Table I (parameter counts only):
 
 # %%
-paper_table = fesgan_layer_table(FESGANConfig())
-pd.DataFrame({"Table I at 128 px": paper_table.groupby("network", sort=False)["params"].sum(),
-              f"this profile ({P.size} px)": fesgan_layer_table(gan).groupby("network", sort=False)["params"].sum()})
+pd.DataFrame({"Table I at 128 px": fx.fesgan_param_counts(FESGANConfig(num_classes=exp.K)),
+              f"this profile ({P.size} px)": fx.fesgan_param_counts(gan)})
 
 # %% [markdown]
 # A batch of zeros through each network shows the shapes:

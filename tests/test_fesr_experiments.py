@@ -104,11 +104,11 @@ def test_plan_and_tables(tiny, monkeypatch):
     exp, _ = tiny
     plan = exp.plan()
     assert len(plan) == 2 * (2 + len(ABLATIONS)) + 4  # FG, FG-IP, ablations per fold; other FESGAN variants on fold 0
-    short = [(v, k, 0) for k in (0, 1) for v in ("FG", "FG-IP", "BASELINE", "FESR_JL")]
+    short = [(v, 0, 0) for v in ("FG", "FG-IP", "BASELINE", "FESR_JL")]
     monkeypatch.setattr(exp, "plan", lambda: short)
     assert list(exp.accuracy_summary().index) == ["BASELINE", "FESR_JL"]
     assert list(exp.synthesis_table().index) == ["FG", "FG-IP", "FESR_JL"]
-    assert exp.confusion("BASELINE").sum() == len(exp.data.splits[0].test) + len(exp.data.splits[1].test)
+    assert exp.confusion("BASELINE").sum() == len(exp.data.splits[0].test)
     comparison = exp.paper_comparison()
     assert "paper (CK+)" in comparison.columns and (comparison.row == "FESR_JL").any()
     deviations = exp.deviations()
@@ -127,7 +127,7 @@ def test_ledger_pairs_folds_and_closing_notes(tiny, monkeypatch):
     assert verdicts["Two-stage learning beats one-stage learning"] == "holds"
     assert verdicts["The intra-class loss pulls synthetic features to the real ones"] == "holds"  # lower gap
     assert verdicts["Synthetic faces of new identities beat same-identity ones"] == "inconclusive"  # equal values
-    short = [(v, k, 0) for k in (0, 1) for v in ("FG", "BASELINE", "FESR_JL")]
+    short = [(v, 0, 0) for v in ("FG", "BASELINE", "FESR_JL")]
     monkeypatch.setattr(exp, "plan", lambda: short)
     notes = fx.closing_notes(exp, ledger)
     assert all(c.text in notes for c, _ in fx.CLAIMS) and "matched here" in notes

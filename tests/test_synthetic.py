@@ -201,3 +201,35 @@ def test_invalid_render_arguments_raise_clear_errors(clean_world):
         clean_world.render(identity=-1, expression=0)
     with pytest.raises(IndexError):
         SyntheticFaces(identities=1, size=32)[99]
+
+
+def test_subsets_keep_batched_rendering_and_labels():
+    ds = SyntheticFaces(identities=3, size=32)
+    sub = ds.subset([4, 9, 20])
+    b = sub.batch([0, 2])
+    assert torch.equal(b["image"][1], ds[20]["image"]) and b["expression"].tolist() == [4, ds.meta["expression"][20]]
+    batch = next(iter(DataLoader(sub, batch_size=3)))
+    assert torch.equal(batch["image"][0], ds[4]["image"])
+    assert torch.equal(sub.subset([1])[0]["image"], ds[9]["image"])
+
+
+def test_bench_renderer_reports_rates():
+    from fer_core.data.synthetic import bench_renderer
+
+    rows = bench_renderer(sizes=(32,), n=16, batch_size=8, repeats=1)
+    assert len(rows) == 1 and rows[0]["size"] == 32
+    assert rows[0]["render_img_s"] > 0 and rows[0]["png_img_s"] > 0 and rows[0]["ratio"] > 0
+    with pytest.raises(ValueError, match="sizes"):
+        bench_renderer(sizes=(0,), n=4)
+
+
+@pytest.mark.slow
+def test_sanity_experiment_runs_and_reports_every_setting():
+    from fer_core.data.synthetic import TARGETS, sanity_experiment
+
+    table = sanity_experiment(size=32, n_identities=2, fine_identities=1, n_unseen=1, steps=1, weak_steps=1,
+                              fine_steps=1, batch_size=4, width=4, progress=False)
+    assert list(table["setting"]) == list(TARGETS)
+    assert table["accuracy"].between(0, 1).all() and (table["classes"].isin([7, 54])).all()
+    with pytest.raises(ValueError, match="steps"):
+        sanity_experiment(steps=0)

@@ -46,7 +46,7 @@ from fer_core.train import CHECKPOINT_NAME, GPUCachedDataset, fit
 
 __all__ = ["FESRData", "FESRExperiments", "build_data", "PAPER_TABLE_III", "PAPER_TABLE_IV", "PAPER_TABLE_V",
            "PAPER_TABLE_VI", "PAPER_TABLE_VII", "PAPER_DATASET", "VERIFICATION_FAR", "TWO_STAGE", "CLAIMS",
-           "show_source", "closing_notes"]
+           "show_source", "closing_notes", "fesgan_param_counts"]
 
 #: Face-verification operating point for Table IV: the true-accept rate at this false-accept
 #: rate. The paper does not state its threshold; 1% is the usual report.
@@ -583,10 +583,16 @@ _NOT_PER_RUN = ("seeds", "fesgan_folds", "umap")
 _EVALUATION_ONLY = ("n_show", "n_new", "intensity_levels", "verify_images")
 
 
-def _fesgan_params(cfg: FESGANConfig) -> int:
-    from fer_core.methods.fesr_nets import D_img, D_z, Generator
+def fesgan_param_counts(cfg: FESGANConfig) -> dict[str, int]:
+    """Parameters of ``G_enc``, ``G_dec``, ``D_img`` and ``D_z`` built for ``cfg`` (no forward pass)."""
+    from fer_core.methods.fesr_nets import D_img, D_z, G_dec, G_enc
 
-    return sum(p.numel() for m in (Generator(cfg), D_img(cfg), D_z(cfg)) for p in m.parameters())
+    nets = {"G_enc": G_enc(cfg), "G_dec": G_dec(cfg), "D_img": D_img(cfg), "D_z": D_z(cfg)}
+    return {name: sum(p.numel() for p in net.parameters()) for name, net in nets.items()}
+
+
+def _fesgan_params(cfg: FESGANConfig) -> int:
+    return sum(fesgan_param_counts(cfg).values())
 
 
 def _ground_truth_pairs(meta: pd.DataFrame) -> np.ndarray:
@@ -636,6 +642,8 @@ def _why(r) -> str:
     if math.isnan(r.ci_low):
         return "fewer than two paired values, so no interval can be formed."
     half = (r.ci_high - r.ci_low) / 2
+    if half == 0 and r.effect == 0:
+        return "both variants score exactly the same on every fold."
     return (f"{folds}; the effect ({r.effect:+.3f}) is smaller than its uncertainty (±{half:.3f}), so {r.n} paired "
             "values cannot tell it from zero.")
 

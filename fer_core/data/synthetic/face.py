@@ -100,7 +100,7 @@ IDENTITY_FIELDS: tuple[str, ...] = tuple(name for name, _, _ in _GEOMETRY)
 #: ``rest`` the standard deviation of the per-identity resting offsets of the controls,
 #: ``gain`` the half-width of the per-identity, per-control gains around 1,
 #: ``class`` the standard deviation of each identity's own version of each expression.
-STYLE_SCALES: Mapping[str, float] = {"rest": 0.06, "gain": 0.35, "class": 0.34}
+STYLE_SCALES: Mapping[str, float] = {"rest": 0.06, "gain": 0.35, "class": 0.28}
 
 _SKIN_LIGHT = np.array([0.93, 0.78, 0.68])
 _SKIN_DARK = np.array([0.38, 0.25, 0.18])

@@ -181,8 +181,7 @@ def _soft(x: torch.Tensor, inv_px: float) -> torch.Tensor:
 
 def _lines(phase: torch.Tensor, width: float) -> torch.Tensor:
     """Periodic soft lines at half-integer ``phase``; ``width`` is the line width as a fraction of the period."""
-    f = phase - torch.floor(phase)
-    return f.sub_(0.5).abs_().mul_(-2.0 / width).add_(1.0).clamp_(0.0, 1.0)
+    return torch.remainder(phase, 1.0).sub_(0.5).abs_().mul_(-2.0 / width).add_(1.0).clamp_(0.0, 1.0)
 
 
 def render(P: Mapping[str, np.ndarray], *, size: int, channels: int, device: torch.device | str = "cpu",
@@ -272,28 +271,30 @@ def render(P: Mapping[str, np.ndarray], *, size: int, channels: int, device: tor
     del hair, tex
 
 
-    def region(which, side=0):
-        """Slices of the box and the grids there; points on the back half of the head (and, for a
-        one-sided box, on the other side of the midline) are moved far away, so nothing is drawn there."""
+    def region(which, side=0, signed=False):
+        """Slices of the box and the grids there: ``|u|`` (or ``u`` on a one-sided box), ``v`` and, if
+        ``signed``, ``u``. Points on the back half of the head (and, for a one-sided box, on the other
+        side of the midline) are moved far away, so that no feature is drawn there."""
         rs, cs = box(which)
         uu, vv, ww = u[:, rs, cs], v[:, rs, cs], w[:, rs, cs]
         away = ww < 0.0
         if side:
             away |= (uu < 0.0) if side > 0 else (uu >= 0.0)
         far = torch.where(away, 10.0, uu.abs() if side == 0 else (uu if side > 0 else -uu))
-        return rs, cs, far, torch.where(away, 10.0, uu), torch.where(away, 10.0, vv)
+        out = (rs, cs, far, torch.where(away, 10.0, vv))
+        return out + (torch.where(away, 10.0, uu),) if signed else out
 
-    rs, cs, au, _, v_ = region("eyes")
+    rs, cs, au, v_ = region("eyes")
     _eye(g, colour, au, v_, A[:, :, rs, cs], shade[:, rs, cs], inv_px, glasses)
-    rs, cs, au, _, v_ = region("centre")
+    rs, cs, au, v_ = region("centre")
     _centre(g, au, v_, A[:, :, rs, cs], shade[:, rs, cs], inv_px, glasses)
     if glasses:
         for which, side in (("arm_l", -1), ("arm_r", 1)):
-            rs, cs, au, _, v_ = region(which, side)
+            rs, cs, au, v_ = region(which, side)
             _arm(g, au, v_, A[:, :, rs, cs], inv_px)
-    rs, cs, au, _, v_ = region("forehead")
+    rs, cs, au, v_ = region("forehead")
     _forehead(g, au, v_, shade[:, rs, cs])
-    rs, cs, au, u_, v_ = region("mouth")
+    rs, cs, au, v_, u_ = region("mouth", signed=True)
     _mouth_region(g, colour, au, u_, v_, A[:, :, rs, cs], shade[:, rs, cs], inv_px)
     rs, cs = _nose_box(lm, P, S) if slices else (slice(None), slice(None))
     _nose(g, xg[..., cs], yg[:, rs], shade[:, rs, cs], inv_px)
@@ -351,7 +352,8 @@ def _columns(P, R, lm, inv_px) -> dict[str, np.ndarray]:
         "iris_g": 0.8 * (P["iris_rgb"][:, 0] * LUMA[0] + P["iris_rgb"][:, 1] * LUMA[1] + P["iris_rgb"][:, 2] * LUMA[2]),
         "sclera_g": 0.80 + 0.12 * P["ambient"],
         "b_mid": (P["b_in"] + P["b_out"]) / 2, "b_half": (P["b_out"] - P["b_in"]) / 2,
-        "inv_b_half": 2 / (P["b_out"] - P["b_in"]), "bv_in": P["bv_in"], "bv_out": P["bv_out"], "arch": P["arch"],
+        "inv_b_half": 2 / (P["b_out"] - P["b_in"]), "bv_in": P["bv_in"], "arch": P["arch"],
+        "brow_c0": (P["bv_in"] + P["bv_out"]) / 2 - P["arch"], "brow_c1": (P["bv_out"] - P["bv_in"]) / 2,
         "brow_th": P["brow_th"], "brow_a": P["brow_dark"], "glasses": P["glasses"],
         "my": P["my"], "mw": P["mw"], "inv_mw": 1 / P["mw"], "ca": (P["cl"] + P["cr"]) / 2,
         "cd": (P["cr"] - P["cl"]) / 2, "ou": P["ou"], "ol": P["ol"], "lu": P["lu"], "ll": P["ll"],
@@ -461,7 +463,7 @@ def _eye(g, colour, au, v, A, shade, inv_px, glasses: bool) -> None:
     del fac, dark, win, below, o
     # brow and the upper lash line (hair-coloured)
     tb = (du - g.b_mid).mul_(g.inv_b_half)
-    cv = (g.bv_in * 0.5) * (1.0 - tb) + (g.bv_out * 0.5) * (1.0 + tb) - g.arch * (1.0 - tb * tb)
+    cv = (g.arch * tb).add_(g.brow_c1).mul_(tb).add_(g.brow_c0)  # the brow line, a parabola in tb
     th = (tb * -0.3 + 1.0).mul_(g.brow_th)
     brow = _soft(th.sub_((dv - cv).abs_()), inv_px).mul_(_soft(tb.abs_().neg_().add_(1.0).mul_(g.b_half), inv_px))
     lash = (dv - up).abs_().mul_(-inv_px * 0.9).add_(1.0).clamp_(0.0, 1.0).mul_((bump * 4.0).clamp_(0.0, 1.0))

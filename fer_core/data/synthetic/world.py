@@ -77,9 +77,10 @@ class FaceWorld:
     Args:
         seed: the world seed; identity ``i`` of a world is the same person in every dataset.
         idiosyncrasy: how differently identities express (resting offsets, per-control gains,
-            their own rendition of each class); 0 = everybody expresses the same way.
-        nuisance: strength of illumination, background, misalignment and noise variation
-            (0 = a clean canonical studio, 1 = default).
+            their own rendition of each class); 0 = everybody expresses the same way, 1 = the
+            calibrated default (see ``face.STYLE_SCALES`` and :mod:`~fer_core.data.synthetic.sanity`).
+        nuisance: strength of illumination, background, framing, head motion and noise
+            variation (0 = a clean canonical studio, 1 = the calibrated default).
         nuisance_seed: seed of the nuisances (default: ``seed``); change it to re-shoot the
             same people under new conditions.
         fine_spacing: how far apart the fine-grained classes are (see
