@@ -37,7 +37,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       fesgan_folds=1, n_show=2, n_new=2, intensity_levels=3, verify_images=16, umap=False),
         "small": dict(size=32, channels=3, n_identities=90, n_frames=8, folds=3, seeds=(0,), gan_width=16,
                       latent_dim=64, d_z=(64, 32, 16), r_convs=(256, 512), r_fcs=(2048, 512), id_widths=(8, 16, 32, 32),
-                      id_feature_dim=64, id_steps=150, id_batch_size=32, P_pre=150, P_max=350, batch_size=16, lr=5e-4,
+                      id_feature_dim=64, id_steps=400, id_batch_size=32, P_pre=150, P_max=350, batch_size=16, lr=5e-4,
                       lr_R=1e-4, fesgan_folds=1, n_show=4, n_new=5, intensity_levels=6, verify_images=120, umap=True),
         "paper": dict(size=128, channels=3, n_identities=118, n_frames=16, folds=10, seeds=(0,), gan_width=64,
                       latent_dim=64, d_z=(64, 32, 16), r_convs=(256, 512), r_fcs=(2048, 512),

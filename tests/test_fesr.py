@@ -21,6 +21,16 @@ from fer_core.methods.fesr_nets import (D_img, D_z, FESGANConfig, G_dec, G_enc, 
 from fer_core.nets.lightcnn import LightCNN29v2
 from fer_core.train import StepContext, fit
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """These tiny networks gain nothing from a second thread, and on a shared CI machine idle
+    OpenMP threads spinning against each other make each step many times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 S, K = 32, 7
 GAN = FESGANConfig.at(S, width=4, num_classes=K, latent_dim=8, d_z=(8, 4, 2))
 RC = RConfig(image_size=S, num_classes=K, stem=(4, 8, 8), stem_blocks=(1, 1), convs=(8, 8), fcs=(16, 8))

@@ -15,6 +15,16 @@ from fer_core.methods.fesr import ABLATIONS
 from fer_core.profiles import PROFILES
 from fer_core.results import ResultStore
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """These tiny networks gain nothing from a second thread, and on a shared CI machine idle
+    OpenMP threads spinning against each other make each step many times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 TINY = dict(size=32, channels=3, n_identities=4, n_frames=4, folds=2, seeds=(0,), gan_width=4, latent_dim=8,
             d_z=(8, 4, 2), r_convs=(8, 8), r_fcs=(16, 8), id_widths=(4, 4, 4, 4), id_feature_dim=8, id_steps=2,
             id_batch_size=8, P_pre=2, P_max=3, batch_size=4, lr=5e-4, lr_R=1e-3, fesgan_folds=1, n_show=2, n_new=2,
@@ -58,6 +68,7 @@ def test_steps_follow_algorithm_1(tiny):
     assert exp.steps_of("FG") == exp.steps_of("FG-Dz") == 2
     assert exp.steps_of("BASELINE") == 1 and exp.steps_of("FESR_JL") == exp.steps_of("FESR_OneSt") == 3
     assert exp.variant_config("FESR_OneSt").P_pre == 0 and exp.variant_config("FESR_JL").lr_R == 1e-3
+    assert [fx._r_updates(exp, v) for v in ("FESR_OneSt", "FESR_JL", "BASELINE", "FG")] == [3, 1, 1, None]
 
 
 def test_result_is_cached_and_pretraining_is_shared(tiny):

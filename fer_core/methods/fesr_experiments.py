@@ -291,7 +291,10 @@ class FESRExperiments:
     def _config(self, kind: str, **extra: Any) -> dict[str, Any]:
         """The cache key of an experiment: training runs ignore the evaluation-only settings."""
         skip = _NOT_PER_RUN + (_EVALUATION_ONLY if kind != "result" else ())
-        base = {"chapter": "fesr", "kind": kind, "profile": {k: v for k, v in self.P.items() if k not in skip},
+        profile = {k: v for k, v in self.P.items() if k not in skip}
+        if kind == "identity":  # F_id depends on the data and its own settings only
+            profile = {k: v for k, v in profile.items() if k.startswith("id_") or k in _DATA_KEYS}
+        base = {"chapter": "fesr", "kind": kind, "profile": profile,
                 "data": self.data.spec, "data_seed": self.seed, "lightcnn_weights": str(self.lightcnn_weights)}
         return {**base, **extra}
 
@@ -573,12 +576,16 @@ class FESRExperiments:
             ("FESR_Real", "all K expressions per input", "one random expression per input"),
             ("verification threshold (Table IV)", "not stated", f"true-accept rate at {VERIFICATION_FAR:.0%} false accepts"),
             ("PSNR/SSIM target intensity (Table III)", "not stated", "u(y') with v = 1 (strongest)"),
+            ("WGAN-GP weight, D_img^adv reduction", "not stated", "10 (the WGAN-GP default); mean of the 4x4 critic map"),
+            ("R's Dropout(0.5)", "end of R_ext", "start of R_cls (features for L_intra and Fig. 9 are not masked)"),
         ]
         return pd.DataFrame(rows, columns=["aspect", "paper", "this run"]).set_index("aspect")
 
 
 #: Profile settings that do not change one experiment (they choose which experiments run or how they are shown).
 _NOT_PER_RUN = ("seeds", "fesgan_folds", "umap")
+#: Settings that decide the data and folds.
+_DATA_KEYS = ("size", "channels", "n_identities", "n_frames", "folds")
 #: Settings that change what is evaluated and stored, not how a network is trained.
 _EVALUATION_ONLY = ("n_show", "n_new", "intensity_levels", "verify_images")
 
@@ -632,20 +639,26 @@ def _other_subject_row(subjects: np.ndarray, i: int, gen: torch.Generator) -> in
 
 def _why(r) -> str:
     """One sentence on why a verdict came out as it did, from the result's own numbers."""
-    d = np.asarray(r.values_a) - np.asarray(r.values_b)
-    favour = int((r.claim.sign * d > 0).sum()) if r.paired else None
-    folds = f"the claimed direction on {favour} of {r.n} paired folds/seeds" if favour is not None else ""
-    if r.verdict == "holds":
-        return f"{folds}, and the whole interval is above zero."
-    if r.verdict == "does not hold":
-        return f"only {folds}; the interval lies entirely on the other side of zero."
     if math.isnan(r.ci_low):
         return "fewer than two paired values, so no interval can be formed."
+    d = np.asarray(r.values_a) - np.asarray(r.values_b)
+    favour = int((r.claim.sign * d > 0).sum())
+    way = f"it goes the claimed way on {favour} of {r.n} paired folds/seeds"
+    if r.verdict == "holds":
+        return f"{way} and the whole interval lies above zero."
+    if r.verdict == "does not hold":
+        return f"{way} and the whole interval lies below zero."
     half = (r.ci_high - r.ci_low) / 2
     if half == 0 and r.effect == 0:
         return "both variants score exactly the same on every fold."
-    return (f"{folds}; the effect ({r.effect:+.3f}) is smaller than its uncertainty (±{half:.3f}), so {r.n} paired "
-            "values cannot tell it from zero.")
+    return f"{way}; the effect ({r.effect:+.3f}) is smaller than its uncertainty (±{half:.3f})."
+
+
+def _r_updates(exp: "FESRExperiments", variant: str) -> int | None:
+    """How many times ``variant`` updates R (None when it has no R)."""
+    if variant not in ABLATIONS:
+        return None
+    return exp.steps_of(variant) - (int(exp.P["P_pre"]) if variant in TWO_STAGE else 0)
 
 
 def closing_notes(exp: FESRExperiments, ledger: Ledger) -> str:
@@ -668,11 +681,25 @@ def closing_notes(exp: FESRExperiments, ledger: Ledger) -> str:
                   f"fold-to-fold spread (mean std {spread:.1%}); our world's expressions are subtle at "
                   f"{exp.P['size']} px and R's front is a stand-in, not a network pre-trained on faces.")
     lines.append(level)
+    final = [r["log"][-1].get("L_cls_R_real", math.nan) for v, k, s in exp.plan() if v == "FESR_JL"
+             for r in [exp.result(v, k, s)] if r["log"]]
+    if final:
+        loss = float(np.nanmean(final))
+        lines.append(f"- **Is R still learning?** FESR_JL's loss on real faces ends at {loss:.2f} on average, "
+                     f"against ln K = {math.log(exp.K):.2f} for a uniform guess"
+                     + (": R has barely started to fit the training faces, so every recognition comparison below "
+                        "compares recognisers early in training." if loss > 0.8 * math.log(exp.K) else "."))
     status = {"holds": "matched", "does not hold": "contradicted", "inconclusive": "not resolved"}
     for r in ledger.results:
         c = r.claim
-        lines.append(f"- **{c.text}** ({c.source}): {status[r.verdict]} here. {c.variant_a} {r.mean_a:.3f} vs "
-                     f"{c.variant_b} {r.mean_b:.3f} ({c.metric}); {_why(r)}")
+        line = (f"- **{c.text}** ({c.source}): {status[r.verdict]} here. {c.variant_a} {r.mean_a:.3f} vs "
+                f"{c.variant_b} {r.mean_b:.3f} ({c.metric}); {_why(r)}")
+        na, nb = _r_updates(exp, c.variant_a), _r_updates(exp, c.variant_b)
+        if na is not None and nb is not None and na != nb:
+            line += (f" Note that {c.variant_a} updates R {na} times and {c.variant_b} {nb} times (Algorithm 1 with "
+                     f"P_pre = {exp.P['P_pre']}, P_max = {exp.P['P_max']}); while R is still learning, the extra "
+                     "updates weigh on this comparison.")
+        lines.append(line)
     fg = [exp.result(*key) for key in exp.plan() if key[0] == "FG"]
     psnr, copy_psnr = float(np.mean([r["psnr"] for r in fg])), float(np.mean([r["copy_psnr"] for r in fg]))
     lines.append(f"- **Synthesis quality (Table III).** FG's faces score {psnr:.2f} dB PSNR against the same person's "

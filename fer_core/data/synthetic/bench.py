@@ -52,9 +52,11 @@ def bench_renderer(sizes: Sequence[int] = (64, 128), n: int = 1024, *, batch_siz
         png: also time PIL decoding of the same images written as PNG files.
 
     Returns:
-        one dict per size: ``size``, ``n``, ``device``, ``threads``, ``render_img_s``,
-        ``png_img_s`` and ``ratio`` (render / PNG; ``None`` without ``png``), ``png_kib``
-        (mean file size).
+        one dict per size: ``size``, ``n``, ``device``, ``threads``, ``render_img_s``;
+        ``png_img_s`` (PIL decode to a uint8 array) and ``ratio`` (render / that);
+        ``png_tensor_img_s`` (decode + conversion to the ``(C, H, W)`` float tensor in [-1, 1]
+        a dataset item holds) and ``ratio_tensor``; ``png_kib`` (mean file size). The PNG
+        fields are ``None`` without ``png``.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
@@ -91,10 +93,12 @@ def bench_renderer(sizes: Sequence[int] = (64, 128), n: int = 1024, *, batch_siz
             clock = time.perf_counter if cuda else time.process_time
             t_render = _best_time(render_all, repeats, clock)
             row = {"size": size, "n": n, "device": str(device), "threads": torch.get_num_threads(),
-                   "render_img_s": n / t_render, "png_img_s": None, "ratio": None, "png_kib": None}
+                   "render_img_s": n / t_render, "png_img_s": None, "png_tensor_img_s": None, "ratio": None,
+                   "ratio_tensor": None, "png_kib": None}
             if png:
                 row.update(_png_decode_rate(ds, idx, channels, repeats))
                 row["ratio"] = row["render_img_s"] / row["png_img_s"]
+                row["ratio_tensor"] = row["render_img_s"] / row["png_tensor_img_s"]
             rows.append(row)
             if progress:
                 print(row)
@@ -121,6 +125,14 @@ def _png_decode_rate(ds: SyntheticFaces, idx: np.ndarray, channels: int, repeats
                 with Image.open(path) as im:
                     np.asarray(im.convert(mode))
 
+        def decode_to_tensors():  # what a FaceDataset item needs: (C, H, W) float in [-1, 1]
+            for path in paths:
+                with Image.open(path) as im:
+                    a = torch.from_numpy(np.array(im.convert(mode)))
+                a = a[None] if a.dim() == 2 else a.permute(2, 0, 1)
+                a.float().div_(127.5).sub_(1.0)
+
         t = _best_time(decode_all, repeats, time.process_time)
+        t_tensor = _best_time(decode_to_tensors, repeats, time.process_time)
         kib = float(np.mean([os.path.getsize(p) for p in paths])) / 1024
-    return {"png_img_s": len(paths) / t, "png_kib": kib}
+    return {"png_img_s": len(paths) / t, "png_tensor_img_s": len(paths) / t_tensor, "png_kib": kib}

@@ -221,17 +221,6 @@ _JAW_COS = np.array([math.cos(a) for a in _JAW_ANGLES])
 _JAW_SIN = np.array([math.sin(a) for a in _JAW_ANGLES])
 
 
-def brow_curve(s: dict, t: np.ndarray) -> np.ndarray:
-    """``dv`` of the brow centre line at brow parameter ``t`` in [-1 (inner), 1 (outer)]."""
-    return s["bv_in"] * (1 - t) / 2 + s["bv_out"] * (1 + t) / 2 - s["arch"] * (1 - t * t)
-
-
-def mouth_line(s: dict, t: np.ndarray) -> np.ndarray:
-    """``dv`` of the line between the lips at ``t = du / mw`` in [-1, 1] (corners at ±1)."""
-    ca, cd = (s["cl"] + s["cr"]) / 2, (s["cr"] - s["cl"]) / 2
-    return t * t * (ca + cd * t)
-
-
 def landmarks_3d(p: Mapping[str, np.ndarray], s: Mapping[str, np.ndarray]) -> np.ndarray:
     """The 68 iBUG/dlib landmarks in the head frame, ``(B, 68, 3)``.
 

@@ -138,19 +138,22 @@ def _boxes(P, R: np.ndarray, names: tuple[str, ...], S: int, margin: float,
            only: Mapping[str, np.ndarray] | None = None) -> dict[str, tuple[slice, slice]]:
     """Pixel boxes ``(rows, cols)`` holding each named feature group for every face of the batch.
 
-    A 9 x 9 grid over each group's support rectangle is lifted onto the head surface and
-    projected; the box is the union over the batch (over the faces ``only[name]`` marks, for
+    A 9 x 5 grid over each group's support rectangle (finer across the face, where the head
+    turns) is lifted onto the head surface and projected; the box is the union over the batch
+    (over the faces ``only[name]`` marks, for
     features the other faces do not have) plus ``margin``.
     """
     only = only or {}
-    rects = np.stack([np.stack(_support_rect(P, n), -1) for n in names], 1)   # (B, G, 4)
-    f = np.linspace(0.0, 1.0, 9)
+    rects = np.stack([np.stack(_support_rect(P, n), -1) for n in names], 1).astype(np.float32)   # (B, G, 4)
+    fu, fv = np.linspace(0.0, 1.0, 9, dtype=np.float32), np.linspace(0.0, 1.0, 5, dtype=np.float32)
     B, G = rects.shape[:2]
-    uu = rects[..., 0, None, None] + (rects[..., 1] - rects[..., 0])[..., None, None] * f[:, None]
-    vv = rects[..., 2, None, None] + (rects[..., 3] - rects[..., 2])[..., None, None] * f[None, :]
-    uu, vv = np.broadcast_arrays(uu, vv)
-    uu, vv = uu.reshape(B, -1), vv.reshape(B, -1)
-    pts = project(np.stack([uu, vv, _depth(P, uu, vv)], -1), R, P["scale"], P["tx"], P["ty"]).reshape(B, G, 81, 2)
+    uu = (rects[..., 0, None, None] + (rects[..., 1] - rects[..., 0])[..., None, None] * fu[:, None]
+          + 0 * fv[None, :]).reshape(B, -1)
+    vv = (rects[..., 2, None, None] + (rects[..., 3] - rects[..., 2])[..., None, None] * fv[None, :]
+          + 0 * fu[:, None]).reshape(B, -1)
+    f32 = {k: P[k].astype(np.float32) for k in ("ax", "ay", "az", "scale", "tx", "ty")}
+    X = np.stack([uu, vv, _depth(f32, uu, vv)], -1)
+    pts = project(X, R.astype(np.float32), f32["scale"], f32["tx"], f32["ty"]).reshape(B, G, -1, 2)
     out = {}
     for k, name in enumerate(names):
         r0, r1, c0, c1 = _union_box(pts[only[name], k] if name in only else pts[:, k], margin, S)
@@ -271,18 +274,22 @@ def render(P: Mapping[str, np.ndarray], *, size: int, channels: int, device: tor
     del hair, tex
 
 
+    # Surface features live on the front half of the head only: move the back half far away.
+    back = w < 0.0
+    u.masked_fill_(back, 10.0)
+    v.masked_fill_(back, 10.0)
+    del back, w
+
     def region(which, side=0, signed=False):
-        """Slices of the box and the grids there: ``|u|`` (or ``u`` on a one-sided box), ``v`` and, if
-        ``signed``, ``u``. Points on the back half of the head (and, for a one-sided box, on the other
-        side of the midline) are moved far away, so that no feature is drawn there."""
+        """Slices of the box and the grids there: ``|u|`` (or ``u`` on a one-sided box, with the other
+        side of the midline moved far away), ``v`` and, if ``signed``, ``u``."""
         rs, cs = box(which)
-        uu, vv, ww = u[:, rs, cs], v[:, rs, cs], w[:, rs, cs]
-        away = ww < 0.0
+        uu, vv = u[:, rs, cs], v[:, rs, cs]
         if side:
-            away |= (uu < 0.0) if side > 0 else (uu >= 0.0)
-        far = torch.where(away, 10.0, uu.abs() if side == 0 else (uu if side > 0 else -uu))
-        out = (rs, cs, far, torch.where(away, 10.0, vv))
-        return out + (torch.where(away, 10.0, uu),) if signed else out
+            far = torch.where((uu < 0.0) if side > 0 else (uu >= 0.0), 10.0, uu if side > 0 else -uu)
+        else:
+            far = uu.abs()
+        return (rs, cs, far, vv, uu) if signed else (rs, cs, far, vv)
 
     rs, cs, au, v_ = region("eyes")
     _eye(g, colour, au, v_, A[:, :, rs, cs], shade[:, rs, cs], inv_px, glasses)
@@ -298,7 +305,7 @@ def render(P: Mapping[str, np.ndarray], *, size: int, channels: int, device: tor
     _mouth_region(g, colour, au, u_, v_, A[:, :, rs, cs], shade[:, rs, cs], inv_px)
     rs, cs = _nose_box(lm, P, S) if slices else (slice(None), slice(None))
     _nose(g, xg[..., cs], yg[:, rs], shade[:, rs, cs], inv_px)
-    del u, v, w
+    del u, v
 
     # composite head over neck over the background (one colour, a brightness ramp); noise; [-1, 1].
     # Colours already carry the gain and the factor 2 of the [-1, 1] range.
@@ -412,7 +419,8 @@ def _neck_box(P, S: int, margin: float) -> tuple[slice, slice]:
 def _colours(P, channels: int, device) -> dict[str, torch.Tensor]:
     """Per-sample colours ``(B, C, 1, 1)``: RGB in [0, 1] (luma when ``channels == 1``) times ``2 * gain``."""
     skin = P["skin"]
-    cols = {"skin": skin, "hair": P["hair"], "hair_skin": P["hair"] - skin, "brow": P["hair"] * 0.6 + 0.01, "lip": P["lip"], "neck": skin * 0.72,
+    cols = {"skin": skin, "hair": P["hair"], "hair_skin": P["hair"] - skin, "brow": P["hair"] * 0.6 + 0.01,
+            "lip": P["lip"], "neck": skin * 0.72,
             "bg": P["bg"]}
     names = list(cols)
     mat = np.stack([np.asarray(cols[n], dtype=np.float64) for n in names], 1)  # (B, K, 3)

@@ -79,7 +79,7 @@ def sanity_experiment(*, size: int = 48, n_identities: int = 40, fine_identities
         n_identities: people in the 7-class training sets (models A, B); fine_identities: in the
             fine-grained one (model C); n_unseen: people only in the unseen-identity test sets.
         steps: training steps of model A; weak_steps (default ``5/4 * steps``) of model B;
-            fine_steps (default ``5/2 * steps``) of model C. batch_size, lr, width: training
+            fine_steps (default ``3 * steps``) of model C. batch_size, lr, width: training
             batch, Adam learning rate, SmallCNN width.
         seeds: one world and one training run per seed (the world seed is the run seed).
         threads: torch CPU threads while the experiment runs (restored afterwards).
@@ -98,7 +98,7 @@ def sanity_experiment(*, size: int = 48, n_identities: int = 40, fine_identities
     if not seeds:
         raise ValueError("sanity_experiment: seeds must name at least one seed")
     weak_steps = round(5 * steps / 4) if weak_steps is None else weak_steps
-    fine_steps = round(5 * steps / 2) if fine_steps is None else fine_steps
+    fine_steps = 3 * steps if fine_steps is None else fine_steps
     old_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)

@@ -32,7 +32,8 @@ from fer_core.data.synthetic.face import (STREAM_FRAME, STREAM_MOTION, STREAM_SC
                                           hash_uniform, identity_params, landmarks_3d)
 from fer_core.data.synthetic.render import N_BANK, render
 
-__all__ = ["FaceWorld", "SyntheticFaces", "SyntheticSubset", "WeakPeakPairs", "VIEWS", "MULTIPIE_YAWS", "ckplus_like", "multipie_like",
+__all__ = ["FaceWorld", "SyntheticFaces", "SyntheticSubset", "WeakPeakPairs", "VIEWS", "MULTIPIE_YAWS", "ckplus_like",
+           "multipie_like",
            "f2ed_like", "weak_peak", "sequence_intensity", "SIZE_RANGE", "YAW_LIMIT", "PITCH_LIMIT"]
 
 #: F2ED's four cameras as (yaw, pitch) in degrees: half-left/right at 45° horizontally,
@@ -45,8 +46,8 @@ SIZE_RANGE = (32, 256)
 YAW_LIMIT = 60.0
 PITCH_LIMIT = 45.0
 #: Sequence intensity ramp exponent: frame f of n has intensity peak * (f / (n - 1)) ** RAMP
-#: (calibrated: 0.8, a fast onset; see ``sanity``).
-RAMP = 0.8
+#: (calibrated: 0.7, a fast onset; see ``sanity``).
+RAMP = 0.7
 _CHUNK = 64  # faces rendered per vectorised call: keeps the pixel arrays in cache
 
 
@@ -159,7 +160,7 @@ class FaceWorld:
             identity: identity numbers (>= 0). expression: class indices or names of ``expressions``.
             intensity: in [0, 1]. yaw, pitch: degrees (|yaw| <= 60, |pitch| <= 45).
             take: the recording session (selects lighting, background, misalignment).
-            frame: frame number within the take (selects the pixel noise).
+            frame: frame number within the take (selects a small head motion and the pixel noise).
 
         Returns:
             dict with ``image`` ``(B, C, S, S)`` float32 in [-1, 1] on ``device``,
