@@ -23,8 +23,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "data": {
         "smoke": dict(size=32, n_identities=8, fine_identities=4, n_unseen=4, steps=20, batch_size=16, width=4,
                       seeds=(0,)),
-        "small": dict(size=48, n_identities=40, fine_identities=12, n_unseen=12, steps=300, batch_size=32, width=16,
-                      seeds=(0, 1)),
+        "small": dict(size=48, n_identities=40, fine_identities=12, n_unseen=12, steps=400, batch_size=32, width=16,
+                      seeds=(0,)),
         "paper": dict(size=128, n_identities=120, fine_identities=60, n_unseen=40, steps=3000, batch_size=64,
                       width=32, seeds=(0, 1, 2)),
     },

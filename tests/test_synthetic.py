@@ -213,6 +213,21 @@ def test_subsets_keep_batched_rendering_and_labels():
     assert torch.equal(sub.subset([1])[0]["image"], ds[9]["image"])
 
 
+def test_generic_subset_view_forwards_batched_fetching(monkeypatch):
+    from fer_core.data.base import SubsetView
+
+    ds = SyntheticFaces(identities=2, size=32)
+    calls = []
+    real = ds.__getitems__
+    monkeypatch.setattr(ds, "__getitems__", lambda idx: calls.append(list(idx)) or real(idx))
+    view = SubsetView(ds, np.array([3, 7, 11]))
+    items = view.__getitems__([2, 0])
+    assert calls == [[11, 3]]  # one batched call with the parent's row numbers
+    assert torch.equal(items[0]["image"], real([11])[0]["image"])
+    with pytest.raises(IndexError, match="out of range"):
+        view.__getitems__([3])
+
+
 def test_bench_renderer_reports_rates():
     from fer_core.data.synthetic import bench_renderer
 

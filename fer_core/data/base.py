@@ -117,6 +117,17 @@ class SubsetView(FaceDataset):
     def load(self, i: int) -> dict[str, Any]:
         return self.parent[int(self.indices[i])]
 
+    def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
+        """Batched fetching: forwarded to the parent's ``__getitems__`` when it has one (a
+        synthetic world renders a whole batch in one call), else item by item."""
+        for i in indices:
+            if not 0 <= int(i) < len(self):
+                raise IndexError(f"index {i} out of range for a dataset of {len(self)} samples")
+        fetch = getattr(self.parent, "__getitems__", None)
+        if fetch is None:
+            return [self.load(int(i)) for i in indices]
+        return fetch([int(self.indices[int(i)]) for i in indices])
+
 
 def stack_images(dataset: Dataset, indices: Sequence[int]) -> torch.Tensor:
     """``(N, C, H, W)`` tensor of the images at ``indices`` (for figures and small evaluations)."""
