@@ -515,7 +515,7 @@ def fit(
     start = 0
     resuming = resume and ckpt_path is not None and ckpt_path.exists()
     if resuming:
-        start = _restore(method, ckpt_path, device, rank=rank, world=world, seed=seed)
+        start = _restore(method, ckpt_path, device, rank=rank, world=world, seed=seed, steps=steps)
     if world > 1:
         _check_same_start(start, world, device, ckpt_path)
         _broadcast_from_rank0(method.nets)
@@ -646,7 +646,8 @@ def _rng_to_cpu(rng: Any) -> Any:
     return rng
 
 
-def _restore(method: Method, path: Path, device: torch.device, *, rank: int = 0, world: int = 1, seed: int = 0) -> int:
+def _restore(method: Method, path: Path, device: torch.device, *, rank: int = 0, world: int = 1, seed: int = 0,
+             steps: int | None = None) -> int:
     state = load_checkpoint(path, map_location=device)
     if state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a fer-book training checkpoint (format {state.get('format')!r})")
@@ -665,7 +666,7 @@ def _restore(method: Method, path: Path, device: torch.device, *, rank: int = 0,
         runtime.set_rng_state(_rng_to_cpu(state["rng"]))
     else:
         _seed_rank_stream(seed + step, rank)
-    if saved_world != world and rank == 0:
+    if saved_world != world and rank == 0 and (steps is None or step < steps):  # a finished run is only reloaded
         warnings.warn(
             f"{path} was written by a run with {saved_world} process(es), resumed with {world}: training "
             "continues, but the data order and random streams differ from an uninterrupted run",

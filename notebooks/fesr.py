@@ -278,6 +278,8 @@ pd.DataFrame([{"variant": v, "changes": ", ".join(f"{k}={val}" for k, val in sw.
 # pre-training run of $P_{pre}$ iterations that all two-stage variants continue from, the
 # six other ablation variants, FG-IP on every fold (Table IV), and the other FESGAN
 # variants of Fig. 4 on the first folds. Finished experiments come from the results cache.
+# Started with `fer book --nproc N` (several GPUs), each training run goes through
+# `torchrun` on `N` processes that share the profile's batch; see the page on several GPUs.
 
 # %%
 print(f"{len(exp.plan())} experiments: {len(exp.folds)} folds x {len(exp.seeds)} seed(s)")

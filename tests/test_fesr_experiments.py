@@ -164,3 +164,33 @@ def test_paper_constants_match_the_tables():
         assert abs(np.mean(row[:5]) - row[5]) < 0.01, name
     assert all(isinstance(c, Claim) and col in ("accuracy", "gap", "verification") for c, col in fx.CLAIMS)
     assert isinstance(Ledger(), Ledger)
+
+
+@pytest.mark.slow
+def test_nproc_2_trains_through_torchrun_and_the_chapter_loads_rank_0s_checkpoint(tmp_path, monkeypatch):
+    from fer_core import distributed
+    from fer_core.io import load_checkpoint
+    from fer_core.train import CHECKPOINT_NAME
+
+    calls = []
+    real_run = distributed.run
+    monkeypatch.setattr(distributed, "run", lambda fn, **kw: calls.append(kw["variant"]) or real_run(fn, **kw))
+    data = fx.build_data(TINY, seed=0)
+    exp = fx.FESRExperiments(TINY, data, device="cpu", store=ResultStore("fesr", root=tmp_path / "results"),
+                             run_root=tmp_path / "runs", progress=False, nproc=2)
+    method = exp.train("BASELINE", 0, 0)
+    assert calls == ["BASELINE"]  # the identity network trains in this process, R's run under torchrun
+    ckpt = load_checkpoint(exp.run_dir("BASELINE", 0, 0) / CHECKPOINT_NAME)
+    assert ckpt["step"] == exp.steps_of("BASELINE")
+    saved = {k[len("R."):]: v for k, v in ckpt["nets"].items() if k.startswith("R.")}
+    assert saved
+    for name, value in method.nets["R"].state_dict().items():
+        assert torch.equal(value.cpu().contiguous(), saved[name].contiguous()), name
+    exp.train("BASELINE", 0, 0)  # finished: nothing is launched again
+    assert calls == ["BASELINE"]
+
+
+def test_nproc_must_split_the_global_batch():
+    data = fx.build_data(TINY, seed=0)
+    with pytest.raises(ValueError, match="cannot be split evenly over 3 processes"):
+        fx.FESRExperiments(TINY, data, device="cpu", nproc=3)

@@ -32,7 +32,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from fer_core import metrics, runtime
+from fer_core import distributed, metrics, runtime
 from fer_core.claims import Claim, Ledger
 from fer_core.data.base import FaceDataset
 from fer_core.data.protocols import Split, fesr_frames, subject_kfold
@@ -140,6 +140,8 @@ class FESRData:
             three apex frames of training subjects, the peak frame of test subjects).
         name: a description for tables (``"synthetic CK+-like world (...)"`` or the real dataset).
         key: ``"synthetic"`` or the registry name; ``spec``: what identifies the data in cache keys.
+        build_args: the keyword arguments of :func:`build_data` besides the profile (so that the
+            processes of a multi-GPU run can rebuild the same data).
     """
 
     dataset: FaceDataset
@@ -147,6 +149,7 @@ class FESRData:
     name: str
     key: str
     spec: dict[str, Any]
+    build_args: dict[str, Any] | None = None
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -198,7 +201,9 @@ def build_data(P: Profile | Mapping[str, Any], *, dataset: str = "synthetic", da
     if {"sequence", "frame"} <= set(ds.meta.columns):
         selection = fesr_frames(ds.meta)
         folds = [f.restrict(selection) for f in folds]
-    return FESRData(dataset=ds, splits=folds, name=name, key=dataset, spec=spec)
+    return FESRData(dataset=ds, splits=folds, name=name, key=dataset, spec=spec,
+                    build_args={"dataset": dataset, "data_root": None if data_root is None else str(data_root),
+                                "seed": int(seed)})
 
 
 # ---------------------------------------------------------------------------- experiments
@@ -236,12 +241,19 @@ class FESRExperiments:
         store: the results store (default ``ResultStore("fesr")``); ``run_root`` holds the
             training runs (default ``<cache>/runs/fesr``).
         progress: show progress bars while training.
+        nproc: processes (GPUs) per training run, launched through ``torchrun`` by
+            :func:`fer_core.distributed.run`; default ``$FER_NPROC`` (``fer book --nproc N``), else 1.
+            The profile's ``batch_size`` stays the global batch (each process takes its share).
     """
 
     def __init__(self, P: Profile | Mapping[str, Any], data: FESRData, *, seed: int = 0, device: str = "auto",
                  lightcnn_weights: str | Path | None = None, store: ResultStore | None = None,
-                 run_root: str | Path | None = None, progress: bool = True):
+                 run_root: str | Path | None = None, progress: bool = True, nproc: int | None = None):
         self.P, self.data, self.seed, self.progress = dict(P), data, int(seed), progress
+        self.nproc = distributed.nproc_from_env() if nproc is None else int(nproc)
+        distributed.check_nproc(self.nproc)
+        if self.nproc > 1:
+            distributed.per_rank_batch_size(int(self.P["batch_size"]), self.nproc)  # fails early if it cannot split
         self.profile_name = getattr(P, "name", "custom")
         self.device = runtime.pick_device(device)
         self.lightcnn_weights = None if lightcnn_weights is None else Path(lightcnn_weights)
@@ -338,18 +350,36 @@ class FESRExperiments:
         """``variant`` trained on fold ``fold`` under ``seed``; resumes or reloads its checkpoint.
 
         The two-stage variants start from FG's pre-training run (trained first if needed).
+        With ``nproc > 1`` the training itself runs on that many processes through torchrun
+        (:func:`_train_on_rank`); this process then loads the finished checkpoint.
         """
         method = self.build(variant, fold, seed)
         run_dir = self.run_dir(variant, fold, seed)
         if variant in TWO_STAGE and int(self.P["P_pre"]) > 0 and not (run_dir / CHECKPOINT_NAME).exists():
             self.train("FG", fold, seed)
             continue_from_pretraining(method, self.run_dir("FG", fold, seed), run_dir)
-        torch.manual_seed(seed)
-        fit(method, self.fold(fold)["train"], steps=self.steps_of(variant), batch_size=int(self.P["batch_size"]),
-            run_dir=run_dir, seed=seed, device=self.device, progress=self.progress, log_every=10,
-            desc=f"{variant} fold {fold} seed {seed}")
+        if self.nproc > 1 and not distributed.is_distributed() and not _finished(run_dir, self.steps_of(variant)):
+            distributed.run(_train_on_rank, nproc=self.nproc, **self._rank_args(variant, fold, seed))
+        self._fit(method, variant, fold, seed)
         method.nets.eval()
         return method
+
+    def _fit(self, method: FESR, variant: str, fold: int, seed: int) -> None:
+        """Train (or resume, or just reload) ``method`` with the shared loop; the global batch is the profile's."""
+        world = distributed.world_size()
+        torch.manual_seed(seed)
+        fit(method, self.fold(fold)["train"], steps=self.steps_of(variant),
+            batch_size=distributed.per_rank_batch_size(int(self.P["batch_size"]), world), run_dir=self.run_dir(variant, fold, seed),
+            seed=seed, device=self.device, progress=self.progress and distributed.is_main(), log_every=10,
+            desc=f"{variant} fold {fold} seed {seed}")
+
+    def _rank_args(self, variant: str, fold: int, seed: int) -> dict[str, Any]:
+        """What every process of a multi-process run needs to rebuild this experiment (plain values only)."""
+        if self.data.build_args is None:
+            raise ValueError("multi-process training needs data made by build_data (FESRData.build_args is None)")
+        return {"P": self.P, "build_args": self.data.build_args, "seed": self.seed, "device": self.device.type,
+                "lightcnn_weights": None if self.lightcnn_weights is None else str(self.lightcnn_weights),
+                "run_root": str(self.run_root), "variant": variant, "fold": fold, "run_seed": seed}
 
     # -- evaluation (cached) ----------------------------------------------------------------
     def result(self, variant: str, fold: int, seed: int) -> dict[str, Any]:
@@ -580,6 +610,29 @@ class FESRExperiments:
             ("R's Dropout(0.5)", "end of R_ext", "start of R_cls (features for L_intra and Fig. 9 are not masked)"),
         ]
         return pd.DataFrame(rows, columns=["aspect", "paper", "this run"]).set_index("aspect")
+
+
+def _finished(run_dir: Path, steps: int) -> bool:
+    """Whether ``run_dir`` holds a checkpoint of a run that reached ``steps``."""
+    from fer_core.io import load_checkpoint
+
+    path = run_dir / CHECKPOINT_NAME
+    return path.exists() and int(load_checkpoint(path).get("step", -1)) >= steps
+
+
+def _train_on_rank(*, P: dict[str, Any], build_args: dict[str, Any], seed: int, device: str,
+                   lightcnn_weights: str | None, run_root: str, variant: str, fold: int, run_seed: int) -> None:
+    """One process of a multi-process training run (started by :func:`fer_core.distributed.run`).
+
+    Every rank rebuilds the same data and experiment and calls the shared loop, which shards
+    each global batch over the ranks and averages the gradients; rank 0 writes the checkpoint.
+    """
+    if device == "cuda":
+        torch.cuda.set_device(distributed.local_rank())  # before any tensor is put on "cuda"
+    data = build_data(P, **build_args)
+    exp = FESRExperiments(P, data, seed=seed, device=device, lightcnn_weights=lightcnn_weights, run_root=run_root,
+                          progress=True, nproc=1)
+    exp._fit(exp.build(variant, fold, run_seed), variant, fold, run_seed)
 
 
 #: Profile settings that do not change one experiment (they choose which experiments run or how they are shown).
