@@ -158,8 +158,12 @@ print("D_img(x): critic", tuple(critic0.shape), "logits", tuple(logits0.shape), 
 # %% [markdown]
 # Table II's recogniser takes the first layers of LightCNN-29 (frozen), two stride-2
 # convolutions and two FC layers as $R_{ext}$, and one FC layer as $R_{cls}$. Which front
-# it got here (published weights, or this chapter's stand-in) is printed in the `spec` of
-# its first row.
+# it got here is printed in the `spec` of its first row. With published LightCNN weights
+# the front is frozen, as in the paper. Without them the front comes from this chapter's
+# stand-in identity network, which has seen a few dozen synthetic people for a few hundred
+# steps: its features are not the general face features LightCNN learned from millions of
+# images, and when we froze them during development $R$ stayed close to chance for
+# hundreds of updates. So $R$ fine-tunes the stand-in's front (a deviation, listed below).
 
 # %%
 R0 = exp.build("FESR_JL", 0, exp.seeds[0]).nets["R"]

@@ -16,7 +16,7 @@ from fer_core.methods.fesr import (ABLATIONS, FESGAN_VARIANTS, FESR, VARIANTS, F
                                    intra_class_loss, objective_D_img, objective_G, objective_R, rec_loss,
                                    recognition_accuracy, same_class_partner, sample_new_identities, synthesize,
                                    train_identity_net)
-from fer_core.methods.fesr_nets import (D_img, D_z, FESGANConfig, G_dec, G_enc, Generator, R, RConfig,
+from fer_core.methods.fesr_nets import (D_img, D_z, FESGANConfig, G_dec, G_enc, Generator, IdentityCNN, R, RConfig,
                                         fesgan_layer_table, label_code, recognition_layer_table)
 from fer_core.nets.lightcnn import LightCNN29v2
 from fer_core.train import StepContext, fit
@@ -144,6 +144,12 @@ def test_recognition_network_shapes_and_frozen_stem(size, classes):
     assert all(p.grad is not None for p in net.R_cls.parameters())
     assert net.stem_source == "Conv1-Pool3 of test weights, frozen"
     assert R(cfg).stem_source.endswith("trained with R")
+    stand_in = IdentityCNN(in_channels=3, widths=(4, 8, 8, 8), feature_dim=8, num_classes=4)
+    stand_in.source = "stand-in"
+    tuned = R(cfg, stem_from=stand_in)  # not general face features: R fine-tunes it
+    assert not tuned.stem_frozen and tuned.stem_source == "first three blocks of stand-in, fine-tuned with R"
+    tuned(x).sum().backward()
+    assert all(p.grad is not None for p in tuned.R_ext.conv1_pool3.parameters())
     table = recognition_layer_table(net)
     assert table["layer"].tolist() == ["conv1_pool3", "conv1", "conv2", "fc1", "fc2", "dropout", "fc"]
     assert table["trainable"].tolist() == [False, True, True, True, True, None, True]
@@ -183,11 +189,11 @@ def test_classification_reconstruction_identity_losses_by_hand():
     x = torch.zeros(2, 1, 2, 2)
     x_rec = torch.full_like(x, 0.5)
     x_rec[1] = 1.0
-    assert rec_loss(x, x_rec).item() == (4 * 0.5 + 4 * 1.0) / 2  # per-sample L1 norm, batch mean
+    assert rec_loss(x, x_rec).item() == (4 * 0.5 + 4 * 1.0) / 8  # mean absolute error per pixel
     x = torch.zeros(2, 1, 2, 2, requires_grad=True)
     x_rec = torch.ones(2, 1, 2, 2, requires_grad=True)
     loss = id_loss(lambda t: 2 * t.flatten(1), x, x_rec)
-    assert loss.item() == 8.0  # four features of |2 - 0| per sample
+    assert loss.item() == 2.0  # every feature differs by |2 - 0|
     loss.backward()
     assert x.grad is None and x_rec.grad.abs().sum() > 0  # F_id(x) is a target
 

@@ -95,7 +95,7 @@ def test_result_shapes(tiny):
     assert r["features_real"].shape == r["features_fake"].shape == (n_test, 8)
     assert set(r["gap"]) == {"fake_to_centroid", "real_to_centroid", "normalized", "centroid_shift"}
     assert all(math.isfinite(r[k]) for k in ("psnr", "ssim", "copy_psnr", "verification"))
-    assert "stand-in identity net" in r["identity_source"] and "frozen" in r["stem_source"]
+    assert "stand-in identity net" in r["identity_source"] and "fine-tuned with R" in r["stem_source"]
     emb = exp.embedding("FESR_JL")
     assert emb["features"].shape == (2 * n_test, 8) and emb["synthetic"].sum() == n_test
     baseline = exp.result("BASELINE", 0, 0)

@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader, Dataset
 from fer_core.progress import tqdm
 
 from fer_core import runtime
-from fer_core.train import Method, StepContext, fit
+from fer_core.train import GPUCachedDataset, Method, StepContext, fit, make_adam
 
 __all__ = ["Classifier", "train_classifier", "predict", "extract_features"]
 
@@ -21,7 +21,7 @@ class Classifier(Method):
         if lr <= 0:
             raise ValueError(f"lr must be > 0, got {lr}")
         self.nets = nn.ModuleDict({"net": net})
-        self.optimizers = {"net": torch.optim.Adam(net.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)}
+        self.optimizers = {"net": make_adam(net.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)}
         self.schedulers = {}
         self.target = target
         self.label_smoothing = label_smoothing
@@ -53,7 +53,9 @@ def train_classifier(train_ds: Dataset, *, net: nn.Module, steps: int, batch_siz
 
 @torch.no_grad()
 def _batches(dataset: Dataset, batch_size: int, device: torch.device, progress: bool, desc: str):
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    resident = bool(getattr(dataset, "is_device_resident", False))  # GPUCachedDataset: batches come collated
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
+                        collate_fn=GPUCachedDataset.collate if resident else None)
     for batch in tqdm(loader, desc=desc, disable=not progress, leave=False):
         yield {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
 

@@ -322,7 +322,7 @@ class FESRExperiments:
         return self._folds[k]
 
     def identity_net(self, k: int) -> nn.Module:
-        """``F_id`` for fold ``k`` (also ``R``'s frozen front): published LightCNN-29 v2 when weights
+        """``F_id`` for fold ``k`` (also ``R``'s front): published LightCNN-29 v2 when weights
         were given, else the stand-in trained on the fold's training identities (checkpointed)."""
         if k not in self._id_nets:
             if self.lightcnn_weights is not None:
@@ -592,7 +592,7 @@ class FESRExperiments:
             ("R widths", "Conv(256), Conv(512), FC(2048), FC(512)", f"Conv{r.convs}, FC{r.fcs}"),
             ("identity extractor F_id (Eq. 12, Table IV)", "LightCNN-29 pre-trained on CASIA-WebFace + MS-Celeb-1M",
              idnet.source),
-            ("R's frozen front (Table II)", "Conv1-Pool3 of LightCNN-29", stem),
+            ("R's front (Table II)", "Conv1-Pool3 of LightCNN-29, pre-trained", stem),
             ("iterations P_pre / P_max", "not stated", f"{P['P_pre']} / {P['P_max']}"),
             ("batch size", "16", str(P["batch_size"])),
             ("Adam lr (G, D_img, D_z / R), betas", "1e-4 / 1e-4, (0.5, 0.999)",
@@ -608,6 +608,8 @@ class FESRExperiments:
             ("PSNR/SSIM target intensity (Table III)", "not stated", "u(y') with v = 1 (strongest)"),
             ("WGAN-GP weight, D_img^adv reduction", "not stated", "10 (the WGAN-GP default); mean of the 4x4 critic map"),
             ("R's Dropout(0.5)", "end of R_ext", "start of R_cls (features for L_intra and Fig. 9 are not masked)"),
+            ("L_rec, L_id (Eqs. 10, 12)", "E||.||_1 (sum or mean not stated)",
+             "mean absolute error per pixel / feature (a sum drowns the expression terms)"),
         ]
         return pd.DataFrame(rows, columns=["aspect", "paper", "this run"]).set_index("aspect")
 

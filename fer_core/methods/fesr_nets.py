@@ -26,7 +26,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from fer_core.nets.lightcnn import LightCNN29v2
-from fer_core.train import Method, StepContext, fit
+from fer_core.train import Method, StepContext, fit, make_adam
 
 __all__ = ["FESGANConfig", "RConfig", "G_enc", "G_dec", "Generator", "D_img", "D_z", "R", "label_code",
            "IdentityCNN", "IdentityExtractor", "train_identity_net", "layer_table", "fesgan_layer_table",
@@ -274,8 +274,11 @@ class R(nn.Module):
         stem_from: an identity network whose front (its ``stem()``: LightCNN's Conv1-Pool3, or the
             first three blocks of an :class:`IdentityCNN`) is copied: the published weights, or a
             stand-in trained here; ``None`` builds a fresh LightCNN stem with ``cfg.stem`` widths.
-        freeze_stem: default ``True`` when ``stem_from`` is given, ``False`` otherwise (a random
-            frozen stem would be meaningless, so it is trained with ``R``).
+        freeze_stem: default ``True`` when ``stem_from`` is a LightCNN-29 v2 (published weights, as
+            in the paper), ``False`` for the stand-in :class:`IdentityCNN` and for a fresh stem.
+            The stand-in's front learned identities from a few dozen people in a few hundred
+            steps, not the general face features of LightCNN; frozen, it left ``R`` near chance
+            after hundreds of updates on the synthetic world, so ``R`` fine-tunes it.
 
     ``stem_source`` records which of these was used. A frozen stem stays in eval mode when ``R``
     trains, so normalisation statistics it may hold are not updated either.
@@ -295,7 +298,8 @@ class R(nn.Module):
             freeze = bool(freeze_stem)
             self.stem_source = "fresh LightCNN-29 v2 stem, " + ("frozen at random init" if freeze else "trained with R")
         else:
-            stem_net, freeze = stem_from, freeze_stem is not False
+            stem_net = stem_from
+            freeze = isinstance(stem_from, LightCNN29v2) if freeze_stem is None else bool(freeze_stem)
             front = "Conv1-Pool3" if isinstance(stem_from, LightCNN29v2) else "first three blocks"
             self.stem_source = f"{front} of {stem_from.source}" + (", frozen" if freeze else ", fine-tuned with R")
         stem = stem_net.stem()
@@ -404,7 +408,7 @@ class IdentityExtractor(nn.Module):
 class _IdentityTraining(Method):
     def __init__(self, net: "LightCNN29v2 | IdentityCNN", lr: float):
         self.nets = nn.ModuleDict({"F_id": net})
-        self.optimizers = {"F_id": torch.optim.Adam(net.parameters(), lr=lr)}
+        self.optimizers = {"F_id": make_adam(net.parameters(), lr=lr)}
         self.schedulers = {}
 
     def step(self, batch: dict, ctx: StepContext) -> dict[str, torch.Tensor]:
