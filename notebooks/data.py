@@ -191,7 +191,8 @@ sanity = pd.DataFrame(result["rows"]).set_index("setting")
 print(f"results store: {store.hits} reused, {store.misses} computed")
 
 # %% [markdown]
-# Mean accuracy over seeds in each setting, next to the range the world is calibrated for
+# Mean accuracy over seeds in each setting (the spread over seeds needs more than one seed),
+# next to the range the world is calibrated for
 # (the ranges are for the `small` profile; `smoke` trains for a few steps and is expected
 # to miss them):
 
@@ -199,7 +200,7 @@ print(f"results store: {store.hits} reused, {store.misses} computed")
 table = sanity[["classes", "chance", "n_train", "n_test", "accuracy", "accuracy_std"]].copy()
 table["target"] = [f"{lo:.0%}–{hi:.0%}" for lo, hi in (TARGETS[s] for s in table.index)]
 table["in range"] = sanity["in_target"]
-table.style.format({"chance": "{:.1%}", "accuracy": "{:.1%}", "accuracy_std": "{:.1%}"})
+table.style.format({"chance": "{:.1%}", "accuracy": "{:.1%}", "accuracy_std": "{:.1%}"}, na_rep="–")
 
 # %%
 n_in = int(sanity["in_target"].sum())

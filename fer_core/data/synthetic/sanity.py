@@ -24,6 +24,7 @@ split holds out one frame of each clip, as a random split of F2ED's frames does.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -87,7 +88,7 @@ def sanity_experiment(*, size: int = 48, n_identities: int = 40, fine_identities
 
     Returns:
         one row per setting: ``setting``, ``classes``, ``chance``, ``n_train``, ``n_test``,
-        ``accuracy`` (mean over seeds), ``accuracy_std``, ``accuracies`` (per seed),
+        ``accuracy`` (mean over seeds), ``accuracy_std`` (over seeds; NaN with one seed), ``accuracies`` (per seed),
         ``target_low``/``target_high``, ``in_target``; ``attrs["seconds"]`` holds the run
         time and ``attrs["settings"]`` the arguments.
     """
@@ -151,7 +152,7 @@ def sanity_experiment(*, size: int = 48, n_identities: int = 40, fine_identities
         acc = np.array([r[0] for r in results[setting]])
         k, n_train, n_test = results[setting][0][1:]
         rows.append({"setting": setting, "classes": k, "chance": 1.0 / k, "n_train": n_train, "n_test": n_test,
-                     "accuracy": float(acc.mean()), "accuracy_std": float(acc.std()), "accuracies": acc.tolist(),
+                     "accuracy": float(acc.mean()), "accuracy_std": float(acc.std(ddof=1)) if len(acc) > 1 else math.nan, "accuracies": acc.tolist(),
                      "target_low": lo, "target_high": hi, "in_target": bool(lo <= acc.mean() <= hi)})
     table = pd.DataFrame(rows)
     table.attrs["seconds"] = time.perf_counter() - t0
