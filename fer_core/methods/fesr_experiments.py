@@ -356,8 +356,10 @@ class FESRExperiments:
         method = self.build(variant, fold, seed)
         run_dir = self.run_dir(variant, fold, seed)
         if variant in TWO_STAGE and int(self.P["P_pre"]) > 0 and not (run_dir / CHECKPOINT_NAME).exists():
-            self.train("FG", fold, seed)
-            continue_from_pretraining(method, self.run_dir("FG", fold, seed), run_dir)
+            fg_dir = self.run_dir("FG", fold, seed)
+            if not _finished(fg_dir, self.steps_of("FG")):
+                self.train("FG", fold, seed)
+            continue_from_pretraining(method, fg_dir, run_dir)
         if self.nproc > 1 and not distributed.is_distributed() and not _finished(run_dir, self.steps_of(variant)):
             distributed.run(_train_on_rank, nproc=self.nproc, **self._rank_args(variant, fold, seed))
         self._fit(method, variant, fold, seed)
