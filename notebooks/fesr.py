@@ -282,6 +282,10 @@ pd.DataFrame([{"variant": v, "changes": ", ".join(f"{k}={val}" for k, val in sw.
 # pre-training run of $P_{pre}$ iterations that all two-stage variants continue from, the
 # six other ablation variants, FG-IP on every fold (Table IV), and the other FESGAN
 # variants of Fig. 4 on the first folds. Finished experiments come from the results cache.
+# On a CPU the experiments still to run are cut into independent chains (FG's pre-training
+# with the variants that continue from it; FG-IP, BASELINE and FESR_OneSt; the figure-only
+# variants) that run in parallel processes, one per core (`FER_WORKERS` sets how many);
+# every experiment has its own seeds, so the numbers do not depend on the process count.
 # Started with `fer book --nproc N` (several GPUs), each training run goes through
 # `torchrun` on `N` processes that share the profile's batch; see the page on several GPUs.
 

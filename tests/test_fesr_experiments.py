@@ -194,3 +194,40 @@ def test_nproc_must_split_the_global_batch():
     data = fx.build_data(TINY, seed=0)
     with pytest.raises(ValueError, match="cannot be split evenly over 3 processes"):
         fx.FESRExperiments(TINY, data, device="cpu", nproc=3)
+
+
+@pytest.mark.slow
+def test_run_all_in_two_worker_processes_gives_the_same_results(tmp_path, monkeypatch):
+    data = fx.build_data(TINY, seed=0)
+    runs = {}
+    for workers in (1, 2):
+        root = tmp_path / f"w{workers}"
+        exp = fx.FESRExperiments(TINY, data, device="cpu", store=ResultStore("fesr", root=root / "results"),
+                                 run_root=root / "runs", progress=False)
+        runs[workers] = exp.run_all(workers=workers)
+        assert exp.store.misses == len(exp.plan()) and exp.store.hits == 0
+    assert runs[1].keys() == runs[2].keys()
+    for key, one in runs[1].items():
+        two = runs[2][key]
+        for name in ("accuracy", "psnr", "ssim", "verification"):
+            if name in one:
+                assert one[name] == two[name], (key, name)
+        if "grid" in one:
+            assert torch.equal(one["grid"], two["grid"]), key
+
+
+def test_chains_keep_fg_with_its_two_stage_variants(tiny):
+    exp, _ = tiny
+    chains = exp.chains(exp.plan())
+    assert sorted(k for c in chains for k in c) == sorted(exp.plan())
+    for chain in chains:
+        variants = {v for v, _, _ in chain}
+        assert len({(k, s) for _, k, s in chain}) == 1  # one fold and seed per chain
+        if variants & set(fx.TWO_STAGE):
+            assert "FG" in variants and [v for v, _, _ in chain][0] == "FG"
+    assert exp._workers(4, len(chains)) == min(4, len(chains))
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setenv(fx.WORKERS_ENV, "zero")
+    with pytest.raises(ValueError, match="FER_WORKERS"):
+        exp._workers(None, 3)
+    monkeypatch.undo()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -51,6 +52,8 @@ __all__ = ["FESRData", "FESRExperiments", "build_data", "PAPER_TABLE_III", "PAPE
 #: Face-verification operating point for Table IV: the true-accept rate at this false-accept
 #: rate. The paper does not state its threshold; 1% is the usual report.
 VERIFICATION_FAR = 0.01
+#: Environment variable: how many CPU processes :meth:`FESRExperiments.run_all` may use.
+WORKERS_ENV = "FER_WORKERS"
 #: Variants whose stage 1 is FG's pre-training (all but BASELINE and FESR_OneSt).
 TWO_STAGE = ("FESR_SL", "FESR_JL-IL", "FESR_JL-RDBP", "FESR_Real", "FESR_JL")
 
@@ -471,9 +474,83 @@ class FESRExperiments:
                     runs += [(v, k, s) for v in FESGAN_VARIANTS if v not in ("FG", "FG-IP")]
         return runs
 
-    def run_all(self) -> dict[tuple[str, int, int], dict[str, Any]]:
-        """Run (or load) every experiment of :meth:`plan`."""
-        return {key: self.result(*key) for key in self.plan()}
+    def run_all(self, workers: int | None = None) -> dict[tuple[str, int, int], dict[str, Any]]:
+        """Run (or load) every experiment of :meth:`plan`.
+
+        On a CPU the experiments that are not cached yet run in ``workers`` processes at once
+        (default ``$FER_WORKERS``, else one per CPU core), one single-threaded chain of
+        experiments per process (see :meth:`chains`); each writes its results to the store, and
+        this process then loads them. The results are the same as in one process: every
+        experiment has its own seeds. On a GPU, or with ``nproc > 1``, everything runs here.
+        """
+        plan = self.plan()
+        todo = [key for key in plan
+                if not self.store.path(self._config("result", variant=key[0], fold=key[1], seed=key[2])).exists()]
+        chains = self.chains(todo)
+        workers = self._workers(workers, len(chains))
+        if workers > 1:
+            self._run_in_workers(chains, workers)
+        out = {key: self.result(*key) for key in plan}
+        if workers > 1:  # computed by the workers and only loaded here: count them as computed
+            self.store.hits -= len(todo)
+            self.store.misses += len(todo)
+        return out
+
+    def chains(self, keys: Sequence[tuple[str, int, int]]) -> list[list[tuple[str, int, int]]]:
+        """``keys`` cut into chains that can run in parallel, longest first.
+
+        Per fold and seed: FG's pre-training with the two-stage variants that continue from it;
+        FG-IP, BASELINE and FESR_OneSt (independent of FG); the figure-only FESGAN variants.
+        The identity network, which all of them share, is trained before the chains start.
+        """
+        groups: dict[tuple[int, int, str], list[tuple[str, int, int]]] = {}
+        for v, k, s in keys:
+            kind = "A" if v == "FG" or v in TWO_STAGE else ("B" if v in ("FG-IP", *ABLATIONS) else "C")
+            groups.setdefault((k, s, kind), []).append((v, k, s))
+        return sorted(groups.values(), key=lambda chain: -sum(self._cost(v) for v, _, _ in chain))
+
+    def _cost(self, variant: str) -> float:
+        """Rough relative run time of one experiment (a joint step costs about 2.5 pre-training steps)."""
+        P_pre, steps = int(self.P["P_pre"]), self.steps_of(variant)
+        if variant in TWO_STAGE:
+            return 2.5 * (steps - P_pre)
+        if variant in ABLATIONS and variant != "BASELINE":
+            return 2.5 * steps
+        return float(steps)
+
+    def _workers(self, workers: int | None, n_chains: int) -> int:
+        if workers is None:
+            raw = os.environ.get(WORKERS_ENV, "").strip()
+            try:
+                workers = int(raw) if raw else (os.cpu_count() or 1)
+            except ValueError:
+                raise ValueError(f"{WORKERS_ENV}={raw!r} is not a process count; set it to a positive integer "
+                                 "or unset it") from None
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        if self.device.type != "cpu" or self.nproc > 1 or distributed.is_distributed():
+            return 1
+        return min(workers, n_chains)
+
+    def _run_in_workers(self, chains: list[list[tuple[str, int, int]]], workers: int) -> None:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        for k in sorted({k for chain in chains for _, k, _ in chain}):
+            self.identity_net(k)  # shared by every chain of the fold: train it once, here
+        args = self._rank_args("", 0, 0)
+        args.update(store_root=str(self.store.dir), store_chapter=self.store.chapter)
+        n = sum(len(c) for c in chains)
+        print(f"running {n} experiments in {workers} CPU processes at once (one thread each); "
+              "each line below is a finished chain")
+        done = 0
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+            futures = {pool.submit(_run_chain, args, chain): chain for chain in chains}
+            for future in as_completed(futures):
+                chain = future.result()  # re-raises a worker's error here
+                done += len(chain)
+                print(f"  [{done}/{n}] fold {chain[0][1]} seed {chain[0][2]}: {', '.join(v for v, _, _ in chain)}",
+                      flush=True)
 
     def accuracy_table(self) -> pd.DataFrame:
         """One row per recognition variant, fold and seed: ``variant, fold, seed, accuracy``."""
@@ -622,6 +699,24 @@ def _finished(run_dir: Path, steps: int) -> bool:
 
     path = run_dir / CHECKPOINT_NAME
     return path.exists() and int(load_checkpoint(path).get("step", -1)) >= steps
+
+
+def _run_chain(args: dict[str, Any], chain: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """Run the experiments of ``chain`` in order in a worker process (see :meth:`FESRExperiments.run_all`)."""
+    torch.set_num_threads(1)
+    data = build_data(args["P"], **args["build_args"])
+    store = ResultStore(args["store_chapter"], root=args["store_root"])
+    exp = FESRExperiments(args["P"], data, seed=args["seed"], device=args["device"],
+                          lightcnn_weights=args["lightcnn_weights"], store=store, run_root=args["run_root"],
+                          progress=False, nproc=1)
+    for key in chain:
+        try:
+            exp.result(*key)
+        except Exception as e:
+            e.add_note(f"while running {key[0]} on fold {key[1]} (seed {key[2]}) in a worker process; its run "
+                       f"folder is {exp.run_dir(*key)}")
+            raise
+    return chain
 
 
 def _train_on_rank(*, P: dict[str, Any], build_args: dict[str, Any], seed: int, device: str,
