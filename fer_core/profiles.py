@@ -30,19 +30,20 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     },
     # FESR (notebooks/fesr.py): FESGAN + R, seven ablation variants per fold, FESGAN variants of Fig. 4.
     # P_pre / P_max are Algorithm 1's iterations (the paper does not state them); lr_R=None means R uses lr.
+    # lambda_rec is lambda_2 (L_rec); the paper's 10 needs the paper's budget, see FESRExperiments.variant_config.
     "fesr": {
         "smoke": dict(size=32, channels=3, n_identities=8, n_frames=4, folds=2, seeds=(0,), gan_width=8, latent_dim=16,
                       d_z=(16, 8, 4), r_convs=(16, 32), r_fcs=(64, 32), id_widths=(4, 8, 8, 8), id_feature_dim=16,
-                      id_steps=4, id_batch_size=16, P_pre=3, P_max=6, batch_size=8, lr=5e-4, lr_R=1e-3,
+                      id_steps=4, id_batch_size=16, P_pre=3, P_max=6, batch_size=8, lr=5e-4, lr_R=1e-3, lambda_rec=100.0,
                       fesgan_folds=1, n_show=2, n_new=2, intensity_levels=3, verify_images=16, umap=False),
         "small": dict(size=32, channels=3, n_identities=90, n_frames=8, folds=3, seeds=(0,), gan_width=16,
                       latent_dim=64, d_z=(64, 32, 16), r_convs=(256, 512), r_fcs=(2048, 512), id_widths=(8, 16, 32, 32),
                       id_feature_dim=64, id_steps=400, id_batch_size=32, P_pre=800, P_max=1600, batch_size=16, lr=5e-4,
-                      lr_R=1e-3, fesgan_folds=1, n_show=4, n_new=5, intensity_levels=6, verify_images=120, umap=True),
+                      lr_R=1e-3, lambda_rec=100.0, fesgan_folds=1, n_show=4, n_new=5, intensity_levels=6, verify_images=120, umap=True),
         "paper": dict(size=128, channels=3, n_identities=118, n_frames=16, folds=10, seeds=(0,), gan_width=64,
                       latent_dim=64, d_z=(64, 32, 16), r_convs=(256, 512), r_fcs=(2048, 512),
                       id_widths=(32, 64, 128, 128), id_feature_dim=256, id_steps=4000, id_batch_size=64, P_pre=5000,
-                      P_max=15000, batch_size=16, lr=1e-4, lr_R=None, fesgan_folds=1, n_show=4, n_new=6,
+                      P_max=15000, batch_size=16, lr=1e-4, lr_R=None, lambda_rec=10.0, fesgan_folds=1, n_show=4, n_new=6,
                       intensity_levels=5, verify_images=300, umap=True),
     },
 }

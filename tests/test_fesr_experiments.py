@@ -27,7 +27,7 @@ def _one_thread():
 
 TINY = dict(size=32, channels=3, n_identities=4, n_frames=4, folds=2, seeds=(0,), gan_width=4, latent_dim=8,
             d_z=(8, 4, 2), r_convs=(8, 8), r_fcs=(16, 8), id_widths=(4, 4, 4, 4), id_feature_dim=8, id_steps=2,
-            id_batch_size=8, P_pre=2, P_max=3, batch_size=4, lr=5e-4, lr_R=1e-3, fesgan_folds=1, n_show=2, n_new=2,
+            id_batch_size=8, P_pre=2, P_max=3, batch_size=4, lr=5e-4, lr_R=1e-3, lambda_rec=100.0, fesgan_folds=1, n_show=2, n_new=2,
             intensity_levels=3, verify_images=8, umap=False)
 
 
@@ -68,6 +68,7 @@ def test_steps_follow_algorithm_1(tiny):
     assert exp.steps_of("FG") == exp.steps_of("FG-Dz") == 2
     assert exp.steps_of("BASELINE") == 1 and exp.steps_of("FESR_JL") == exp.steps_of("FESR_OneSt") == 3
     assert exp.variant_config("FESR_OneSt").P_pre == 0 and exp.variant_config("FESR_JL").lr_R == 1e-3
+    assert exp.variant_config("FG").lambdas == (1.0, 100.0, 5.0, 1.0, 1.0, 0.001)
     assert [fx._r_updates(exp, v) for v in ("FESR_OneSt", "FESR_JL", "BASELINE", "FG")] == [3, 1, 1, None]
 
 
