@@ -97,7 +97,7 @@ print(f"profile={P.name} device={runtime.pick_device(device)} settings={dict(P)}
 # | $F_{id}$ | identity feature extractor (LightCNN-29) | `F_id` |
 # | $R = R_{cls} \circ R_{ext}$ | recognition network (Table II) | `R`, `R.R_ext`, `R.R_cls` |
 # | $x^{p,r}$, $x^{p,f}$ | real and synthetic positives of $x$'s class | `same_class_partner`, `x_pf` |
-# | $\lambda_1..\lambda_6$ | loss weights, 1, 10, 5, 1, 1, 0.001 | `FESRConfig.lambdas` |
+# | $\lambda_1..\lambda_6$ | loss weights, 1, 10, 5, 1, 1, 0.001 ($\lambda_2$: the profile's `lambda_rec`) | `FESRConfig.lambdas` |
 # | $P_{pre}$, $P_{max}$ | pre-training and total iterations (Algorithm 1) | `P_pre`, `P_max` |
 
 # %% [markdown]
