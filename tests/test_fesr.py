@@ -21,14 +21,7 @@ from fer_core.methods.fesr_nets import (D_img, D_z, FESGANConfig, G_dec, G_enc, 
 from fer_core.nets.lightcnn import LightCNN29v2
 from fer_core.train import StepContext, fit
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tiny networks gain nothing from a second thread, and on a shared CI machine idle
-    OpenMP threads spinning against each other make each step many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: see conftest.one_thread
 
 
 S, K = 32, 7

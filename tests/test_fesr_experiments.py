@@ -15,14 +15,7 @@ from fer_core.methods.fesr import ABLATIONS
 from fer_core.profiles import PROFILES
 from fer_core.results import ResultStore
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tiny networks gain nothing from a second thread, and on a shared CI machine idle
-    OpenMP threads spinning against each other make each step many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: see conftest.one_thread
 
 
 TINY = dict(size=32, channels=3, n_identities=4, n_frames=4, folds=2, seeds=(0,), gan_width=4, latent_dim=8,
