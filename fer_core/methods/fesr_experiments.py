@@ -388,13 +388,17 @@ class FESRExperiments:
             seed=seed, device=self.device, progress=self.progress and distributed.is_main(), log_every=10,
             desc=f"{variant} fold {fold} seed {seed}")
 
-    def _rank_args(self, variant: str, fold: int, seed: int) -> dict[str, Any]:
-        """What every process of a multi-process run needs to rebuild this experiment (plain values only)."""
+    def _rebuild_args(self) -> dict[str, Any]:
+        """What another process needs to rebuild these experiments (plain values only)."""
         if self.data.build_args is None:
-            raise ValueError("multi-process training needs data made by build_data (FESRData.build_args is None)")
+            raise ValueError("running in other processes needs data made by build_data (FESRData.build_args is None)")
         return {"P": self.P, "build_args": self.data.build_args, "seed": self.seed, "device": self.device.type,
                 "lightcnn_weights": None if self.lightcnn_weights is None else str(self.lightcnn_weights),
-                "run_root": str(self.run_root), "variant": variant, "fold": fold, "run_seed": seed}
+                "run_root": str(self.run_root)}
+
+    def _rank_args(self, variant: str, fold: int, seed: int) -> dict[str, Any]:
+        """The arguments of :func:`_train_on_rank` for one training run."""
+        return {**self._rebuild_args(), "variant": variant, "fold": fold, "run_seed": seed}
 
     # -- evaluation (cached) ----------------------------------------------------------------
     def result(self, variant: str, fold: int, seed: int) -> dict[str, Any]:
@@ -548,8 +552,7 @@ class FESRExperiments:
 
         for k in sorted({k for chain in chains for _, k, _ in chain}):
             self.identity_net(k)  # shared by every chain of the fold: train it once, here
-        args = self._rank_args("", 0, 0)
-        args.update(store_root=str(self.store.dir), store_chapter=self.store.chapter)
+        args = {**self._rebuild_args(), "store_root": str(self.store.dir), "store_chapter": self.store.chapter}
         n = sum(len(c) for c in chains)
         print(f"running {n} experiments in {workers} CPU processes at once (one thread each); "
               "each line below is a finished chain")

@@ -242,22 +242,8 @@ class SyntheticFaces(FaceDataset):
             raise ValueError(f"pass either world= or world options {sorted(world_kwargs)}, not both")
         self.eset = self.world.expression_set(expressions)
         self.classes = self.eset.classes
-        if isinstance(identities, (int, np.integer)) and not isinstance(identities, bool):
-            if identities < 1:
-                raise ValueError(f"identities must be >= 1 (a count) or a sequence of identity numbers, got {identities}")
-            ids = np.arange(int(identities))
-        else:
-            ids = np.asarray(list(identities), dtype=np.int64)
-            if ids.ndim != 1 or len(ids) == 0 or (ids < 0).any() or len(np.unique(ids)) != len(ids):
-                raise ValueError(f"identities must be distinct non-negative ints, got {identities!r}")
-        if isinstance(takes, (int, np.integer)) and not isinstance(takes, bool):
-            if takes < 1:
-                raise ValueError(f"takes must be an int >= 1 or a sequence of take numbers, got {takes!r}")
-            take_ids = np.arange(int(takes))
-        else:
-            take_ids = np.asarray(list(takes), dtype=np.int64)
-            if take_ids.ndim != 1 or len(take_ids) == 0 or (take_ids < 0).any() or len(np.unique(take_ids)) != len(take_ids):
-                raise ValueError(f"takes must be an int >= 1 or distinct non-negative take numbers, got {takes!r}")
+        ids = _count_or_numbers(identities, "identities", "identity")
+        take_ids = _count_or_numbers(takes, "takes", "take")
         if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or n_frames < 1:
             raise ValueError(f"n_frames must be an int >= 1, got {n_frames!r}")
         frames = np.arange(n_frames) if frames is None else np.asarray(list(frames), dtype=np.int64)
@@ -382,6 +368,18 @@ class SyntheticFaces(FaceDataset):
         keys = list(b)
         return [{k: b[k][j] for k in keys} for j in range(len(b["image"]))]
 
+
+
+def _count_or_numbers(value: int | Sequence[int], name: str, unit: str) -> np.ndarray:
+    """``value`` as an array of numbers: ``0..value-1`` for a count, else the given distinct non-negative ints."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        if value < 1:
+            raise ValueError(f"{name} must be a count >= 1 or a sequence of {unit} numbers, got {value!r}")
+        return np.arange(int(value))
+    numbers = np.asarray(list(value), dtype=np.int64)
+    if numbers.ndim != 1 or len(numbers) == 0 or (numbers < 0).any() or len(np.unique(numbers)) != len(numbers):
+        raise ValueError(f"{name} must be a count >= 1 or distinct non-negative {unit} numbers, got {value!r}")
+    return numbers
 
 class SyntheticSubset(SubsetView):
     """Rows ``indices`` of a :class:`SyntheticFaces`; fetches batches with one vectorised render."""
