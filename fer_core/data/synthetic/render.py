@@ -1,7 +1,6 @@
 """The batched renderer of the synthetic face world.
 
-A batch of faces is drawn at once with element-wise tensor operations on the pixel grid
-(torch, so the same code runs on CPU or GPU):
+A batch of faces is drawn with element-wise operations on the pixel grid:
 
 1. *Ray casting.* Every pixel is traced (orthographically) onto the head ellipsoid
    rotated by yaw, pitch and roll; the visible surface point gives the frontal surface
@@ -13,11 +12,17 @@ A batch of faces is drawn at once with element-wise tensor operations on the pix
    surface features when the head turns).
 3. *Nuisances.* Background, illumination, global gain/bias and pixel noise.
 
-Only ``+ - * /``, ``sqrt``, ``abs``, ``min``/``max``/``clamp`` and ``floor`` touch the pixel
-grid (all exactly rounded), and each feature is evaluated on a slice of rows/columns that
-contains its whole support (:func:`_union_box`): a pixel's value therefore does not depend
-on which other samples share its batch — rendering one face or the same face inside any
-batch gives the same bits on a given device.
+The per-face parameters (rotation, landmarks, every scalar the pixel code needs, the pixel
+box of each feature) are computed here with numpy. The pixels are then drawn either by
+:func:`_render_torch` — batched torch operations, the reference and the GPU path — or, on
+the CPU, by the compiled row loop of :mod:`~fer_core.data.synthetic.kernel`, a transcription
+of the same expressions that is several times faster (see ``bench_renderer``).
+
+Only ``+ - * /``, ``sqrt``, ``abs``, ``min``/``max``/``clamp`` and ``trunc`` touch the pixel
+grid, and every feature has compact support inside its box (:func:`_boxes`): evaluating it
+outside adds exactly nothing. A pixel's value therefore does not depend on which other
+faces share its batch: one face alone or inside any batch gives the same bits on a given
+device and path.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ from typing import Mapping
 import numpy as np
 import torch
 
+from fer_core.data.synthetic.kernel import BOXES, COLOURS
 
-__all__ = ["render", "project", "rotation", "noise_bank", "LUMA", "N_BANK"]
+
+__all__ = ["render", "uses_kernel", "project", "rotation", "noise_bank", "LUMA", "N_BANK"]
 
 LUMA = np.array([0.299, 0.587, 0.114])
 N_BANK = 61
@@ -83,15 +90,25 @@ def noise_bank(size: int, device: torch.device | str = "cpu") -> tuple[torch.Ten
     return _BANKS[key]
 
 
-def _union_box(pts: np.ndarray, margin: float, size: int) -> tuple[int, int, int, int]:
-    """Pixel rows/cols ``[r0, r1) x [c0, c1)`` containing all ``pts`` (normalised, any batch) plus ``margin``."""
+def _pixel_boxes(pts: np.ndarray, margin: float, size: int) -> np.ndarray:
+    """Per face, pixel rows/cols ``(r0, r1, c0, c1)`` (int64 ``(B, 4)``, ``[r0, r1) x [c0, c1)``, clipped to
+    the image, ``r1 >= r0``) containing its ``pts`` ``(B, N, 2)`` (normalised coordinates) plus ``margin``."""
     x, y = pts[..., 0], pts[..., 1]
-    lo = np.array([x.min(), y.min()]) - margin
-    hi = np.array([x.max(), y.max()]) + margin
     # pixel j covers normalised [2j/S - 1, 2(j+1)/S - 1]
-    c0, r0 = (np.floor((lo + 1) * size / 2) - 1).astype(int)
-    c1, r1 = (np.ceil((hi + 1) * size / 2) + 1).astype(int)
-    return max(r0, 0), min(r1, size), max(c0, 0), min(c1, size)
+    c0 = np.floor((x.min(-1) - margin + 1) * size / 2).astype(np.int64) - 1
+    r0 = np.floor((y.min(-1) - margin + 1) * size / 2).astype(np.int64) - 1
+    c1 = np.ceil((x.max(-1) + margin + 1) * size / 2).astype(np.int64) + 1
+    r1 = np.ceil((y.max(-1) + margin + 1) * size / 2).astype(np.int64) + 1
+    r0, c0 = np.maximum(r0, 0), np.maximum(c0, 0)
+    r1, c1 = np.minimum(r1, size), np.minimum(c1, size)
+    return np.stack([r0, np.maximum(r1, r0), c0, np.maximum(c1, c0)], -1)
+
+
+def _union(boxes: np.ndarray) -> tuple[slice, slice]:
+    """The smallest ``(rows, cols)`` slices holding every box of ``boxes`` ``(B, 4)``."""
+    if not len(boxes):
+        return slice(0, 0), slice(0, 0)
+    return slice(int(boxes[:, 0].min()), int(boxes[:, 1].max())), slice(int(boxes[:, 2].min()), int(boxes[:, 3].max()))
 
 
 def _support_rect(p, which: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -134,16 +151,12 @@ def _support_rect(p, which: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     return u_lo, u_hi, v_lo, v_hi
 
 
-def _boxes(P, R: np.ndarray, names: tuple[str, ...], S: int, margin: float,
-           only: Mapping[str, np.ndarray] | None = None) -> dict[str, tuple[slice, slice]]:
-    """Pixel boxes ``(rows, cols)`` holding each named feature group for every face of the batch.
+def _boxes(P, R: np.ndarray, names: tuple[str, ...], S: int, margin: float) -> np.ndarray:
+    """Per face, the pixel box ``(r0, r1, c0, c1)`` of each named feature group: ``(B, len(names), 4)``.
 
     A 9 x 5 grid over each group's support rectangle (finer across the face, where the head
-    turns) is lifted onto the head surface and projected; the box is the union over the batch
-    (over the faces ``only[name]`` marks, for
-    features the other faces do not have) plus ``margin``.
+    turns) is lifted onto the head surface and projected; the box holds those points plus ``margin``.
     """
-    only = only or {}
     rects = np.stack([np.stack(_support_rect(P, n), -1) for n in names], 1).astype(np.float32)   # (B, G, 4)
     fu, fv = np.linspace(0.0, 1.0, 9, dtype=np.float32), np.linspace(0.0, 1.0, 5, dtype=np.float32)
     B, G = rects.shape[:2]
@@ -153,12 +166,8 @@ def _boxes(P, R: np.ndarray, names: tuple[str, ...], S: int, margin: float,
           + 0 * fu[:, None]).reshape(B, -1)
     f32 = {k: P[k].astype(np.float32) for k in ("ax", "ay", "az", "scale", "tx", "ty")}
     X = np.stack([uu, vv, _depth(f32, uu, vv)], -1)
-    pts = project(X, R.astype(np.float32), f32["scale"], f32["tx"], f32["ty"]).reshape(B, G, -1, 2)
-    out = {}
-    for k, name in enumerate(names):
-        r0, r1, c0, c1 = _union_box(pts[only[name], k] if name in only else pts[:, k], margin, S)
-        out[name] = (slice(r0, max(r1, r0)), slice(c0, max(c1, c0)))
-    return out
+    pts = project(X, R.astype(np.float32), f32["scale"], f32["tx"], f32["ty"]).reshape(B * G, -1, 2)
+    return _pixel_boxes(pts, margin, S).reshape(B, G, 4)
 
 
 class _Grid:
@@ -188,7 +197,8 @@ def _lines(phase: torch.Tensor, width: float) -> torch.Tensor:
 
 
 def render(P: Mapping[str, np.ndarray], *, size: int, channels: int, device: torch.device | str = "cpu",
-           slices: bool = True, out: torch.Tensor | None = None) -> tuple[torch.Tensor, np.ndarray]:
+           slices: bool = True, out: torch.Tensor | None = None,
+           kernel: bool | None = None) -> tuple[torch.Tensor, np.ndarray]:
     """Render a batch of faces.
 
     Args:
@@ -200,6 +210,9 @@ def render(P: Mapping[str, np.ndarray], *, size: int, channels: int, device: tor
         slices: evaluate each feature only on the rows/columns that can hold it (faster;
             ``False`` evaluates everything everywhere and gives the same image).
         out: optional ``(B, channels, S, S)`` float32 tensor on ``device`` to write the images into.
+        kernel: on the CPU, draw the pixels with the compiled row loop of
+            :mod:`~fer_core.data.synthetic.kernel` (same bits as the torch code, several times faster).
+            ``None``: whenever the device is the CPU and numba is installed; ``False``: the torch code.
 
     Returns:
         ``images`` ``(B, channels, S, S)`` float32 in [-1, 1] on ``device`` and
@@ -207,13 +220,18 @@ def render(P: Mapping[str, np.ndarray], *, size: int, channels: int, device: tor
         (pixel ``j`` has its centre at coordinate ``j``).
     """
     device = torch.device(device)
-    if device.type == "cpu" and torch.get_num_threads() > 1:
+    if kernel is None:
+        kernel = uses_kernel(device)
+    elif kernel and (device.type != "cpu" or _kernel() is None):
+        raise ValueError("kernel=True needs device='cpu' and numba installed (pip install numba); "
+                         "use kernel=None to choose automatically")
+    if not kernel and device.type == "cpu" and torch.get_num_threads() > 1:
         # The pixel tensors are small: splitting each op over threads costs more than it saves (and
         # stalls badly when the cores are busy, e.g. training in the same process). Render on one.
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            return render(P, size=size, channels=channels, device=device, slices=slices, out=out)
+            return render(P, size=size, channels=channels, device=device, slices=slices, out=out, kernel=False)
         finally:
             torch.set_num_threads(threads)
     B, S = len(P["yaw"]), size
@@ -221,10 +239,85 @@ def render(P: Mapping[str, np.ndarray], *, size: int, channels: int, device: tor
     inv_px = 1.0 / px
     R = rotation(P["yaw"], P["pitch"], P["roll"])
     lm = project(P["lm3d"], R, P["scale"], P["tx"], P["ty"])
-    g = _Grid(_columns(P, R, lm, inv_px), device)
-    colour = _colours(P, channels, device)
+    cols = _columns(P, R, lm, inv_px)
+    colour = _colours(P, channels)
+    coords = torch.arange(S, dtype=torch.float32) * px + (px / 2 - 1.0)
+    boxes = _all_boxes(P, R, lm, S, px, slices)
+    px_lm = ((lm + 1.0) * (S / 2) - 0.5).astype(np.float32)
+    if kernel:
+        return _render_kernel(P, cols, colour, boxes, coords, S, channels, inv_px, out), px_lm
+    return _render_torch(P, cols, colour, boxes, coords.to(device), S, channels, inv_px, device, out), px_lm
 
-    coords = torch.arange(S, device=device, dtype=torch.float32) * px + (px / 2 - 1.0)
+
+def uses_kernel(device: torch.device | str) -> bool:
+    """Whether :func:`render` draws on ``device`` with the compiled CPU loop by default."""
+    return torch.device(device).type == "cpu" and _kernel() is not None
+
+
+def _kernel():
+    """The compiled CPU loop (:mod:`~fer_core.data.synthetic.kernel`), or ``None`` without numba."""
+    global _KERNEL
+    if _KERNEL is None:
+        try:
+            from fer_core.data.synthetic import kernel
+        except ImportError:
+            _KERNEL = False
+        else:
+            _KERNEL = kernel.render_rows
+    return _KERNEL or None
+
+
+_KERNEL = None
+
+
+def _all_boxes(P, R, lm, S: int, px: float, slices: bool) -> np.ndarray:
+    """Per face, the pixel box of every feature group in ``kernel.BOXES`` order: ``(B, 9, 4)`` int64.
+
+    Arms and beard get an empty box on faces without glasses/beard; ``slices=False`` gives every
+    group the whole image.
+    """
+    B = len(P["yaw"])
+    if not slices:
+        return np.tile(np.array([0, S, 0, S], np.int64), (B, len(BOXES), 1))
+    margin = 0.02 + 1.5 * px
+    boxes = np.zeros((B, len(BOXES), 4), np.int64)
+    boxes[:, :7] = _boxes(P, R, BOXES[:7], S, margin)
+    boxes[:, 7] = _nose_box(lm, P, S)
+    boxes[:, 8] = _neck_box(P, S, margin)
+    boxes[P["glasses"] <= 0, 4:6] = 0
+    boxes[P["beard"] <= 0, 6] = 0
+    return boxes
+
+
+def _render_kernel(P, cols, colour, boxes, coords, S, channels, inv_px, out) -> torch.Tensor:
+    B = len(P["yaw"])
+    G = np.empty(B, dtype=[(n, np.float32) for n in cols])
+    for n, col in cols.items():
+        G[n] = col
+    white, smooth = noise_bank(S)
+    target = out if out is not None and out.is_contiguous() and out.dtype == torch.float32 else \
+        torch.empty(B, channels, S, S)
+    flags = np.stack([P["glasses"] > 0, P["beard"] > 0], 1)
+    _kernel()(G, colour, white.numpy(), smooth.numpy(), np.ascontiguousarray(P["noise_k"], dtype=np.int64), boxes,
+              flags, coords.numpy(), np.float32(inv_px), np.float32(-inv_px * 0.9), target.numpy())
+    if out is not None and target is not out:
+        out.copy_(target)
+        return out
+    return target
+
+
+def _render_torch(P, cols, colour_mat, boxes, coords, S, channels, inv_px, device, out) -> torch.Tensor:
+    """The pixel stage with batched torch operations (any device)."""
+    g = _Grid(cols, device)
+    cm = torch.from_numpy(colour_mat).to(device)
+    colour = {n: cm[:, k, :, None, None] for k, n in enumerate(COLOURS)}
+    px = 1.0 / inv_px
+
+    def box(which):
+        k = BOXES.index(which)
+        return _union(boxes[boxes[:, k, 1] > boxes[:, k, 0], k] if which in ("arm_l", "arm_r", "beard")
+                      else boxes[:, k])
+
     xg, yg = coords.view(1, 1, S), coords.view(1, S, 1)
     qx = (xg - g.tx) * g.inv_s                                    # (B, 1, S)
     qy = (yg - g.ty) * g.inv_s                                    # (B, S, 1)
@@ -253,14 +346,6 @@ def render(P: Mapping[str, np.ndarray], *, size: int, channels: int, device: tor
     hair = _soft(torch.maximum(hair, (u * u).mul_(g.hair_curve).add_(g.hairline).sub_(v)), inv_px)
     bearded = P["beard"] > 0
     glasses = bool(P["glasses"].any())
-    names = ("eyes", "centre", "forehead", "mouth") + (("arm_l", "arm_r") if glasses else ()) + \
-        (("beard",) if bearded.any() else ())
-    boxes = _boxes(P, R, names, S, 0.02 + 1.5 * px, only={"arm_l": P["glasses"] > 0, "arm_r": P["glasses"] > 0,
-                                                          "beard": bearded}) if slices else {}
-
-    def box(which):
-        return boxes.get(which, (slice(None), slice(None)))
-
     if bearded.any():
         rs, cs = box("beard")
         vb, wb = v[:, rs, cs], w[:, rs, cs]
@@ -303,7 +388,7 @@ def render(P: Mapping[str, np.ndarray], *, size: int, channels: int, device: tor
     _forehead(g, au, v_, shade[:, rs, cs])
     rs, cs, au, v_, u_ = region("mouth", signed=True)
     _mouth_region(g, colour, au, u_, v_, A[:, :, rs, cs], shade[:, rs, cs], inv_px)
-    rs, cs = _nose_box(lm, P, S) if slices else (slice(None), slice(None))
+    rs, cs = box("nose")
     _nose(g, xg[..., cs], yg[:, rs], shade[:, rs, cs], inv_px)
     del u, v
 
@@ -311,7 +396,7 @@ def render(P: Mapping[str, np.ndarray], *, size: int, channels: int, device: tor
     # Colours already carry the gain and the factor 2 of the [-1, 1] range.
     img = torch.mul(A, (head * shade).unsqueeze(1), out=out)
     rest = head.neg_().add_(1.0)
-    rs, cs = _neck_box(P, S, 0.02 + 1.5 * px) if slices else (slice(None), slice(None))
+    rs, cs = box("neck")
     qxr = g.cr * qx[..., cs] + g.sr * qy[:, rs]
     qyr = g.cr * qy[:, rs] - g.sr * qx[..., cs]
     neck = _soft(torch.minimum(g.neck_w - qxr.abs_(), qyr.sub_(g.neck_top)), inv_px).mul_(rest[:, rs, cs])
@@ -321,9 +406,7 @@ def render(P: Mapping[str, np.ndarray], *, size: int, channels: int, device: tor
     bg = (g.bg_c * xg + g.bg_s * yg).mul_(g.bg_k).clamp_(-0.5, 0.5).add_(1.0).mul_(rest)
     img.add_(colour["bg"] * bg.unsqueeze(1))
     noise = white.index_select(0, torch.from_numpy(P["noise_k"][:, 1]).to(device)).mul_(g.noise).sub_(1.0)
-    img.add_(noise.unsqueeze(1)).clamp_(-1.0, 1.0)
-    px_lm = ((lm + 1.0) * (S / 2) - 0.5).astype(np.float32)
-    return img, px_lm
+    return img.add_(noise.unsqueeze(1)).clamp_(-1.0, 1.0)
 
 
 def _columns(P, R, lm, inv_px) -> dict[str, np.ndarray]:
@@ -397,14 +480,14 @@ def _depth(P, u, v):
     return az * np.sqrt(np.maximum(1.0 - (u / ax) ** 2 - (v / ay) ** 2, 0.0))
 
 
-def _nose_box(lm: np.ndarray, P, S: int) -> tuple[slice, slice]:
+def _nose_box(lm: np.ndarray, P, S: int) -> np.ndarray:
+    """Per face, the pixel box ``(B, 4)`` of the nose's shadow and nostrils (drawn in image space)."""
     margin = float(np.max(P["nose_w"] * P["scale"])) * 1.2 + 0.06
-    r0, r1, c0, c1 = _union_box(lm[:, 27:36], margin, S)
-    return slice(r0, max(r1, r0)), slice(c0, max(c1, c0))
+    return _pixel_boxes(lm[:, 27:36], margin, S)
 
 
-def _neck_box(P, S: int, margin: float) -> tuple[slice, slice]:
-    """Pixel box of the neck (a vertical band below the head, turned by the roll only)."""
+def _neck_box(P, S: int, margin: float) -> np.ndarray:
+    """Per face, the pixel box ``(B, 4)`` of the neck (a vertical band below the head, turned by the roll only)."""
     cr, sr = _cos(P["roll"]), _sin(P["roll"])
     pts = []
     for a in (-1.0, 1.0):
@@ -412,23 +495,20 @@ def _neck_box(P, S: int, margin: float) -> tuple[slice, slice]:
             qxr, qyr = a * P["neck_w"], 0.45 * P["ay"] + b
             qx, qy = cr * qxr - sr * qyr, sr * qxr + cr * qyr
             pts.append(np.stack([P["tx"] + P["scale"] * qx, P["ty"] + P["scale"] * qy], -1))
-    r0, r1, c0, c1 = _union_box(np.stack(pts, 1), margin, S)
-    return slice(r0, max(r1, r0)), slice(c0, max(c1, c0))
+    return _pixel_boxes(np.stack(pts, 1), margin, S)
 
 
-def _colours(P, channels: int, device) -> dict[str, torch.Tensor]:
-    """Per-sample colours ``(B, C, 1, 1)``: RGB in [0, 1] (luma when ``channels == 1``) times ``2 * gain``."""
+def _colours(P, channels: int) -> np.ndarray:
+    """Per-face colours ``(B, K, C)`` float32 in the order of ``kernel.COLOURS``: RGB in [0, 1] (luma when
+    ``channels == 1``) times ``2 * gain``."""
     skin = P["skin"]
     cols = {"skin": skin, "hair": P["hair"], "hair_skin": P["hair"] - skin, "brow": P["hair"] * 0.6 + 0.01,
-            "lip": P["lip"], "neck": skin * 0.72,
-            "bg": P["bg"]}
-    names = list(cols)
-    mat = np.stack([np.asarray(cols[n], dtype=np.float64) for n in names], 1)  # (B, K, 3)
+            "lip": P["lip"], "neck": skin * 0.72, "bg": P["bg"]}
+    mat = np.stack([np.asarray(cols[n], dtype=np.float64) for n in COLOURS], 1)  # (B, K, 3)
     if channels == 1:
         mat = mat[..., 0:1] * LUMA[0] + mat[..., 1:2] * LUMA[1] + mat[..., 2:3] * LUMA[2]
     mat = mat * (2.0 * P["gain"])[:, None, None]  # gain, and the factor 2 of the [-1, 1] output range
-    t = torch.from_numpy(mat).to(device=device, dtype=torch.float32)
-    return {n: t[:, k, :, None, None] for k, n in enumerate(names)}
+    return mat.astype(np.float32)
 
 
 def _over(A: torch.Tensor, alpha: torch.Tensor, colour: torch.Tensor) -> None:

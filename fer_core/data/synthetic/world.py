@@ -30,7 +30,7 @@ from fer_core.data.base import FaceDataset, SubsetView
 from fer_core.data.synthetic import expressions as ex
 from fer_core.data.synthetic.face import (STREAM_FRAME, STREAM_MOTION, STREAM_SCENE, STREAM_TAKE, feature_shapes,
                                           hash_uniform, identity_params, landmarks_3d)
-from fer_core.data.synthetic.render import N_BANK, render
+from fer_core.data.synthetic.render import N_BANK, render, uses_kernel
 
 __all__ = ["FaceWorld", "SyntheticFaces", "SyntheticSubset", "WeakPeakPairs", "VIEWS", "MULTIPIE_YAWS", "ckplus_like",
            "multipie_like",
@@ -48,7 +48,9 @@ PITCH_LIMIT = 45.0
 #: Sequence intensity ramp exponent: frame f of n has intensity peak * (f / (n - 1)) ** RAMP
 #: (calibrated: 0.7, a fast onset; see ``sanity``).
 RAMP = 0.7
-_CHUNK = 64  # faces rendered per vectorised call: keeps the pixel arrays in cache
+# Faces rendered per call. The torch code keeps its (chunk, S, S) pixel arrays in cache with 64; the compiled
+# CPU loop works one row at a time, so larger chunks only amortise the per-call parameter set-up.
+_CHUNK_TORCH, _CHUNK_KERNEL = 64, 512
 
 
 def sequence_intensity(frame: np.ndarray, n_frames: np.ndarray, peak: np.ndarray) -> np.ndarray:
@@ -153,7 +155,7 @@ class FaceWorld:
 
     def render(self, *, identity, expression, expressions: str | Sequence[str] | ex.ExpressionSet = "basic7",
                intensity=1.0, yaw=0.0, pitch=0.0, take=0, frame=0, size: int = 64, channels: int = 3,
-               device: torch.device | str = "cpu", slices: bool = True) -> dict[str, Any]:
+               device: torch.device | str = "cpu", slices: bool = True, kernel: bool | None = None) -> dict[str, Any]:
         """Render faces from explicit factors (scalars or equal-length arrays, broadcast).
 
         Args:
@@ -161,6 +163,8 @@ class FaceWorld:
             intensity: in [0, 1]. yaw, pitch: degrees (|yaw| <= 60, |pitch| <= 45).
             take: the recording session (selects lighting, background, misalignment).
             frame: frame number within the take (selects a small head motion and the pixel noise).
+            slices, kernel: how the pixels are computed (same image either way up to float32
+                rounding); see :func:`~fer_core.data.synthetic.render.render`.
 
         Returns:
             dict with ``image`` ``(B, C, S, S)`` float32 in [-1, 1] on ``device``,
@@ -185,10 +189,11 @@ class FaceWorld:
             raise ValueError(f"intensity must lie in [0, 1], got {np.unique(intensity)}")
         _check_pose(yaw, pitch)
         return self._render(identity, expression.astype(np.int64), intensity, yaw, pitch, take.astype(np.int64),
-                            frame.astype(np.int64), eset, size, channels, torch.device(device), slices)
+                            frame.astype(np.int64), eset, size, channels, torch.device(device), slices,
+                            kernel=kernel)
 
     def _render(self, ids, cls, intensity, yaw, pitch, take, frame, eset, size, channels, device, slices,
-                ident=None, out=None):
+                ident=None, out=None, kernel=None):
         p = self.identities(ids) if ident is None else ident
         g = ex.expression_controls(eset, cls, intensity, ids, p, seed=self.seed, idiosyncrasy=self.idiosyncrasy)
         s = feature_shapes(p, g)
@@ -198,7 +203,7 @@ class FaceWorld:
         P = {**p, **s, **self.scene(scene_keys, motion_keys, frame_keys)}
         P["yaw"], P["pitch"] = yaw + P.pop("d_yaw"), pitch + P.pop("d_pitch")
         P["lm3d"] = landmarks_3d(p, s)
-        image, lm = render(P, size=size, channels=channels, device=device, slices=slices, out=out)
+        image, lm = render(P, size=size, channels=channels, device=device, slices=slices, out=out, kernel=kernel)
         return {"image": image, "landmarks": lm, "controls": g}
 
 
@@ -324,8 +329,9 @@ class SyntheticFaces(FaceDataset):
     def _render_all(self, idx: np.ndarray, frame: np.ndarray | None = None) -> tuple[torch.Tensor, np.ndarray]:
         images = torch.empty(len(idx), self.channels, self.size, self.size, device=self.device)
         lms = np.zeros((len(idx), 68, 2), np.float32)
-        for lo in range(0, len(idx), _CHUNK):
-            part = slice(lo, lo + _CHUNK)
+        chunk = _CHUNK_KERNEL if uses_kernel(self.device) else _CHUNK_TORCH
+        for lo in range(0, len(idx), chunk):
+            part = slice(lo, lo + chunk)
             lms[part] = self._rows(idx[part], None if frame is None else frame[part], out=images[part])["landmarks"]
         return images, lms
 
