@@ -22,11 +22,11 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # The synthetic-world chapter: figures plus the sanity experiment (a small CNN).
     "data": {
         "smoke": dict(size=32, n_identities=8, fine_identities=4, n_unseen=4, steps=20, batch_size=16, width=4,
-                      seeds=(0,)),
+                      seeds=(0,), bench_sizes=(32,), bench_images=32),
         "small": dict(size=48, n_identities=40, fine_identities=12, n_unseen=12, steps=400, batch_size=32, width=16,
-                      seeds=(0,)),
+                      seeds=(0, 1, 2), bench_sizes=(64, 128), bench_images=1024),
         "paper": dict(size=128, n_identities=120, fine_identities=60, n_unseen=40, steps=3000, batch_size=64,
-                      width=32, seeds=(0, 1, 2)),
+                      width=32, seeds=(0, 1, 2), bench_sizes=(64, 128), bench_images=1024),
     },
     # FESR (notebooks/fesr.py): FESGAN + R, seven ablation variants per fold, FESGAN variants of Fig. 4.
     # P_pre / P_max are Algorithm 1's iterations (the paper does not state them); lr_R=None means R uses lr.
