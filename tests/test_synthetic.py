@@ -82,6 +82,19 @@ def test_compiled_cpu_loop_draws_what_the_torch_renderer_draws(size, channels):
         world.render(**kw, kernel=True, device="cuda")
 
 
+def test_without_numba_the_cpu_renders_with_torch(monkeypatch):
+    from fer_core.data.synthetic import render as render_module
+
+    world = FaceWorld(1)
+    kw = dict(identity=[0, 1], expression=[3, 4], size=32)
+    reference = world.render(**kw, kernel=False)["image"]
+    monkeypatch.setattr(render_module, "_KERNEL", False)  # what a failed ``import numba`` leaves behind
+    assert not render_module.uses_kernel("cpu")
+    assert torch.equal(world.render(**kw)["image"], reference)
+    with pytest.raises(ValueError, match="numba installed"):
+        world.render(**kw, kernel=True)
+
+
 def test_dataloader_worker_count_does_not_change_batches():
     ds = SyntheticFaces(identities=3, expressions="ckplus8", size=32)
     batches = []

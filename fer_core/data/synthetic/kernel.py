@@ -26,15 +26,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["render_rows", "BOXES", "COLOURS"]
+from fer_core.data.synthetic.render import BOXES, COLOURS
+
+__all__ = ["render_rows"]
 
 f4 = np.float32
-#: Order of the per-face boxes ``(r0, r1, c0, c1)`` passed to :func:`render_rows`.
-BOXES = ("eyes", "centre", "forehead", "mouth", "arm_l", "arm_r", "beard", "nose", "neck")
-#: Order of the per-face colours passed to :func:`render_rows`.
-COLOURS = ("skin", "hair", "hair_skin", "brow", "lip", "neck", "bg")
-_SKIN, _HAIR_SKIN, _BROW, _LIP, _NECK, _BG = 0, 2, 3, 4, 5, 6
-_EYES, _CENTRE, _FOREHEAD, _MOUTH, _ARM_L, _ARM_R, _BEARD, _NOSE, _NECKBOX = range(9)
+_SKIN, _HAIR_SKIN, _BROW, _LIP, _NECK, _BG = (COLOURS.index(k) for k in ("skin", "hair_skin", "brow", "lip", "neck",
+                                                                       "bg"))
+_EYES, _CENTRE, _FOREHEAD, _MOUTH, _ARM_L, _ARM_R, _BEARD, _NOSE, _NECKBOX = (
+    BOXES.index(k) for k in ("eyes", "centre", "forehead", "mouth", "arm_l", "arm_r", "beard", "nose", "neck"))
 
 _opts = dict(cache=True, error_model="numpy", nogil=True)
 
@@ -102,9 +102,9 @@ def render_rows(G, col, white, smooth, nk, boxes, flags, coords, inv_px, lash_k,
 
     Args:
         G: ``(B,)`` record array of float32 per-face scalars (the columns of ``render._columns``).
-        col: ``(B, 7, C)`` float32 colours in :data:`COLOURS` order (times ``2 * gain``).
+        col: ``(B, 7, C)`` float32 colours in ``render.COLOURS`` order (times ``2 * gain``).
         white, smooth: ``(61, S, S)`` float32 noise banks; ``nk`` ``(B, 2)`` their entries per face.
-        boxes: ``(B, 9, 4)`` int64 pixel boxes ``(r0, r1, c0, c1)`` in :data:`BOXES` order.
+        boxes: ``(B, 9, 4)`` int64 pixel boxes ``(r0, r1, c0, c1)`` in ``render.BOXES`` order.
         flags: ``(B, 2)`` bool: glasses, beard.
         coords: ``(S,)`` float32 pixel-centre coordinates in [-1, 1]; ``inv_px`` float32 ``S / 2``;
             ``lash_k`` float32 ``-0.9 S / 2`` (the lash line's slope, rounded once from float64 as torch does).

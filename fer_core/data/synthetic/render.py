@@ -33,13 +33,15 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from fer_core.data.synthetic.kernel import BOXES, COLOURS
-
 
 __all__ = ["render", "uses_kernel", "project", "rotation", "noise_bank", "LUMA", "N_BANK"]
 
 LUMA = np.array([0.299, 0.587, 0.114])
 N_BANK = 61
+#: Feature groups with a pixel box of their own per face (the order of ``_all_boxes``'s rows).
+BOXES = ("eyes", "centre", "forehead", "mouth", "arm_l", "arm_r", "beard", "nose", "neck")
+#: Per-face colours (the order of ``_colours``'s rows).
+COLOURS = ("skin", "hair", "hair_skin", "brow", "lip", "neck", "bg")
 _BANKS: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]] = {}
 
 
@@ -211,8 +213,9 @@ def render(P: Mapping[str, np.ndarray], *, size: int, channels: int, device: tor
             ``False`` evaluates everything everywhere and gives the same image).
         out: optional ``(B, channels, S, S)`` float32 tensor on ``device`` to write the images into.
         kernel: on the CPU, draw the pixels with the compiled row loop of
-            :mod:`~fer_core.data.synthetic.kernel` (same bits as the torch code, several times faster).
-            ``None``: whenever the device is the CPU and numba is installed; ``False``: the torch code.
+            :mod:`~fer_core.data.synthetic.kernel` (the torch code's image up to float32 rounding,
+            several times faster). ``None``: whenever the device is the CPU and numba imports;
+            ``False``: the torch code.
 
     Returns:
         ``images`` ``(B, channels, S, S)`` float32 in [-1, 1] on ``device`` and
@@ -271,7 +274,7 @@ _KERNEL = None
 
 
 def _all_boxes(P, R, lm, S: int, px: float, slices: bool) -> np.ndarray:
-    """Per face, the pixel box of every feature group in ``kernel.BOXES`` order: ``(B, 9, 4)`` int64.
+    """Per face, the pixel box of every feature group in :data:`BOXES` order: ``(B, 9, 4)`` int64.
 
     Arms and beard get an empty box on faces without glasses/beard; ``slices=False`` gives every
     group the whole image.
@@ -499,7 +502,7 @@ def _neck_box(P, S: int, margin: float) -> np.ndarray:
 
 
 def _colours(P, channels: int) -> np.ndarray:
-    """Per-face colours ``(B, K, C)`` float32 in the order of ``kernel.COLOURS``: RGB in [0, 1] (luma when
+    """Per-face colours ``(B, K, C)`` float32 in :data:`COLOURS` order: RGB in [0, 1] (luma when
     ``channels == 1``) times ``2 * gain``."""
     skin = P["skin"]
     cols = {"skin": skin, "hair": P["hair"], "hair_skin": P["hair"] - skin, "brow": P["hair"] * 0.6 + 0.01,
