@@ -36,7 +36,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       d_z=(16, 8, 4), r_convs=(16, 32), r_fcs=(64, 32), id_widths=(4, 8, 8, 8), id_feature_dim=16,
                       id_steps=4, id_batch_size=16, P_pre=3, P_max=6, batch_size=8, lr=5e-4, lr_R=1e-3, lambda_rec=100.0,
                       fesgan_folds=1, n_show=2, n_new=2, intensity_levels=3, verify_images=16, umap=False),
-        "small": dict(size=32, channels=3, n_identities=90, n_frames=8, folds=3, seeds=(0,), gan_width=16,
+        "small": dict(size=32, channels=3, n_identities=90, n_frames=8, folds=5, seeds=(0,), gan_width=16,
                       latent_dim=64, d_z=(64, 32, 16), r_convs=(256, 512), r_fcs=(2048, 512), id_widths=(8, 16, 32, 32),
                       id_feature_dim=64, id_steps=400, id_batch_size=32, P_pre=800, P_max=1600, batch_size=16, lr=5e-4,
                       lr_R=1e-3, lambda_rec=100.0, fesgan_folds=1, n_show=4, n_new=5, intensity_levels=6, verify_images=120, umap=True),
