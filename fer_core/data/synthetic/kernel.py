@@ -16,9 +16,8 @@ vectorised float32 ``sqrt`` is not always correctly rounded, so a few pixels of 
 paths differ in their last bits (``tests/test_synthetic.py`` bounds the difference). The
 torch path stays the reference and the GPU path.
 
-Column indices are unsigned (numba then skips the negative-index wrap-around, which would
-stop LLVM from vectorising the loops), and the per-row scratch arrays are separate
-allocations for the same reason.
+Column indices are unsigned: numba then skips the negative-index wrap-around, whose
+non-affine addresses would stop LLVM from vectorising the column loops.
 """
 
 from __future__ import annotations
