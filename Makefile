@@ -10,10 +10,13 @@ export FER_CACHE ?= $(CURDIR)/.fer_cache
 book: $(STAMP)
 	$(PY) -m fer_core book --profile $(or $(PROFILE),small)
 
-## Unit tests + every chapter executed under nbval in the `smoke` profile.
+## Unit tests + every chapter executed under nbval in the `smoke` profile, with an empty results
+## cache of its own (so CI always runs the training code, never results an earlier run left).
 test: $(STAMP)
 	$(PY) -m fer_core convert --out _build/nbval
-	FER_PROFILE=smoke FER_PROGRESS=summary $(PY) -m pytest tests _build/nbval --nbval-lax -q
+	rm -rf _build/nbval-cache
+	FER_CACHE=$(CURDIR)/_build/nbval-cache FER_PROFILE=smoke FER_PROGRESS=summary \
+		$(PY) -m pytest tests _build/nbval --nbval-lax -q
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)

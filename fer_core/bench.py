@@ -48,11 +48,22 @@ from fer_core.train import (Method, StepContext, _to_device, amp_supported, chan
                              make_adam, prepare_nets)
 
 __all__ = ["BenchConfig", "BenchCase", "BenchSpec", "BenchRow", "register_bench", "benches", "measure", "run_bench",
-           "format_table", "peak_tflops", "METHOD_MODULES"]
+           "image_batch", "format_table", "peak_tflops", "METHOD_MODULES"]
 
-# Modules imported before listing the benchmarks: each registers its method's step with
-# register_bench() at import time. A module that does not exist yet is skipped.
-METHOD_MODULES: tuple[str, ...] = ("fer_core.methods.fesr",)
+
+
+def _method_bench_modules() -> tuple[str, ...]:
+    """``fer_core.methods.<paper>.bench`` of every paper package that has one: each registers its
+    method's step with :func:`register_bench` when imported."""
+    import pkgutil
+
+    import fer_core.methods as methods
+
+    return tuple(f"{methods.__name__}.{m.name}.bench" for m in pkgutil.iter_modules(methods.__path__)
+                 if m.ispkg and (Path(methods.__path__[0]) / m.name / "bench.py").exists())
+
+
+METHOD_MODULES: tuple[str, ...] = _method_bench_modules()
 
 # Dense bf16 tensor-core peaks (TFLOP/s) from the vendors' data sheets, matched against
 # torch.cuda.get_device_name(); more specific names first. Override with $FER_PEAK_TFLOPS.
@@ -165,7 +176,7 @@ def benches() -> dict[str, BenchSpec]:
 # --- the built-in benchmarks: classifier backbones and a two-optimiser GAN step -----------------------
 
 
-def _image_batch(cfg: BenchConfig, *, classes: int = 7) -> dict[str, torch.Tensor]:
+def image_batch(cfg: BenchConfig, *, classes: int = 7) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     return {"image": torch.rand(cfg.batch_size, 3, cfg.size, cfg.size, generator=g) * 2 - 1,
             "expression": torch.randint(0, classes, (cfg.batch_size,), generator=g)}
@@ -176,7 +187,7 @@ def _classifier_case(net: nn.Module, cfg: BenchConfig) -> BenchCase:
 
     method = Classifier(net, lr=1e-3)
     method.optimizers["net"] = make_adam(net.parameters(), lr=1e-3, device=cfg.device)
-    return BenchCase(method, _image_batch(cfg))
+    return BenchCase(method, image_batch(cfg))
 
 
 def _smallcnn(cfg: BenchConfig) -> BenchCase:
@@ -258,19 +269,6 @@ def _dcgan(cfg: BenchConfig) -> BenchCase:
     return BenchCase(method, batch)
 
 
-def _fesr(cfg: BenchConfig) -> BenchCase:
-    from fer_core.methods.fesr import FESR, fesr_variant
-    from fer_core.methods.fesr_nets import FESGANConfig, RConfig
-    from fer_core.nets.lightcnn import LightCNN29v2
-
-    # paper: Table I/II at 128 px; quick: Table I rescaled to half width
-    gan = FESGANConfig.at(cfg.size) if cfg.profile == "paper" else FESGANConfig.at(cfg.size, width=32)
-    lightcnn = LightCNN29v2()  # random weights stand in for the published identity network
-    method = FESR(fesr_variant("FESR_JL", gan=gan, r=RConfig(image_size=cfg.size), P_pre=0), F_id=lightcnn,
-                  R_stem=lightcnn)
-    return BenchCase(method, _image_batch(cfg))
-
-
 register_bench("smallcnn", _smallcnn, quick=(64, 16), paper=(128, 128),
                description="fer_core.nets.small.SmallCNN(width=32), Adam (the data chapter's recogniser)")
 register_bench("resnet18", _resnet18, quick=(64, 16), paper=(128, 64), description="torchvision ResNet-18, Adam")
@@ -278,9 +276,6 @@ register_bench("vgg", _vgg, quick=(64, 8), paper=(128, 32),
                description="torchvision VGG-11-BN (quick) / VGG-19-BN (paper) features + small head, Adam")
 register_bench("dcgan", _dcgan, quick=(64, 16), paper=(128, 64),
                description="DCGAN-style G and D, two Adam optimisers, D then G update")
-register_bench("fesr", _fesr, quick=(32, 2), paper=(128, 16),
-               description="FESR_JL joint stage: D_z, D_img (WGAN-GP), R and G updates (fer_core.methods.fesr)")
-
 
 # --- measuring ---------------------------------------------------------------------------------------
 

@@ -1,39 +1,48 @@
-"""The claims ledger: each headline claim of a paper, tested here, with an effect size and a verdict.
+"""The claims ledger: each headline claim of a paper, tested here, with an effect, an interval and a verdict.
 
 A chapter states a :class:`Claim` ("the two-stage schedule beats one-stage training on
-accuracy", Sec. IV-D, Fig. 8), runs both variants over several seeds or folds, and
-hands the per-seed values to :func:`evaluate_claim`. The verdict follows one rule,
-:data:`VERDICT_RULE`, which the book prints next to the table; a :class:`Ledger`
-collects the results and renders them.
+accuracy", Sec. IV-D, Fig. 8), runs both variants over paired replicates (folds × seeds,
+or episodes × seeds) and hands the paired values to a :class:`Ledger`. The statistics:
+
+- **Interval.** A Student-t interval on the paired differences. Over cross-validation
+  folds the training sets overlap, so the plain variance underestimates the spread; the
+  *corrected resampled t* of Nadeau & Bengio (2003) multiplies it by
+  ``1/n + n_test/n_train`` instead of ``1/n`` (:class:`Replicates.folds`). Over
+  independent runs (seeds, episodes) the plain paired t applies (:class:`Replicates.independent`).
+- **Family.** A chapter's claims are one family: their p-values are adjusted with Holm's
+  step-down method before a verdict is read from them.
+- **No effect.** A claim may state a margin (e.g. ±1 accuracy point) within which a
+  difference does not matter; when the whole interval lies inside it, the verdict is
+  *no effect* (an equivalence test in the spirit of TOST), kept apart from *inconclusive*
+  (the interval is too wide to say anything).
+- **Power.** Each result carries the smallest effect this run could have detected (the
+  interval's half-width), shown beside the effect the paper reports.
+
+The rule the book prints (:func:`verdict_rule`) is generated from the same constants the
+code applies.
 """
 
 from __future__ import annotations
 
 import html
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["Claim", "ClaimResult", "evaluate_claim", "Ledger", "VERDICT_RULE", "HOLDS", "DOES_NOT_HOLD",
-           "INCONCLUSIVE"]
+__all__ = ["Claim", "ClaimResult", "Replicates", "evaluate_claim", "holm", "Ledger", "verdict_rule", "VERDICT_RULE",
+           "HOLDS", "DOES_NOT_HOLD", "NO_EFFECT", "INCONCLUSIVE", "ALPHA", "VERDICTS"]
 
 HOLDS = "holds"
 DOES_NOT_HOLD = "does not hold"
+NO_EFFECT = "no effect"
 INCONCLUSIVE = "inconclusive"
-
-VERDICT_RULE = (
-    "The effect is the difference of the mean metric of the two variants, signed so that a "
-    "positive effect is the direction the paper claims. Its confidence interval (95% unless "
-    "stated) is a Student-t interval: on the per-seed/fold differences when the runs are paired "
-    "(same seeds or folds for both variants), Welch's otherwise. The claim HOLDS if the whole "
-    "interval lies above 0, DOES NOT HOLD if the whole interval lies below 0 (the effect goes the "
-    "other way), and is INCONCLUSIVE otherwise, including when there are fewer than two values "
-    "per variant and no interval can be formed."
-)
+VERDICTS = (HOLDS, DOES_NOT_HOLD, NO_EFFECT, INCONCLUSIVE)
+#: Family-wise error rate of a chapter's claims (Holm), and 1 - coverage of each interval.
+ALPHA = 0.05
 
 
 @dataclass(frozen=True)
@@ -45,9 +54,14 @@ class Claim:
         source: where the paper makes it, e.g. "Sec. IV-D, Fig. 8".
         metric: the metric compared, e.g. "accuracy".
         better: the variant the paper says wins; one of ``variant_a`` / ``variant_b``.
-        variant_a, variant_b: the two variants compared; :func:`evaluate_claim` takes their
-            values in this order.
+        variant_a, variant_b: the two variants compared, in the order their values are given.
         higher_is_better: False for metrics such as FID or error rates.
+        margin: differences smaller than this (in the metric's units) do not matter; with it
+            a narrow interval around zero reads *no effect*.
+        expects: ``"effect"`` (the paper claims ``better`` wins) or ``"no effect"`` (the paper
+            reports the two as similar; ``margin`` is then required).
+        paper_effect: the paper's own difference, signed like :attr:`ClaimResult.effect`
+            (``None`` where the paper gives no number).
     """
 
     text: str
@@ -57,6 +71,9 @@ class Claim:
     variant_a: str
     variant_b: str
     higher_is_better: bool = True
+    margin: float | None = None
+    expects: str = "effect"
+    paper_effect: float | None = None
 
     def __post_init__(self) -> None:
         if self.variant_a == self.variant_b:
@@ -64,6 +81,13 @@ class Claim:
         if self.better not in (self.variant_a, self.variant_b):
             raise ValueError(f"claim {self.text!r}: better={self.better!r} must be variant_a={self.variant_a!r} "
                              f"or variant_b={self.variant_b!r}")
+        if self.expects not in ("effect", "no effect"):
+            raise ValueError(f"claim {self.text!r}: expects must be 'effect' or 'no effect', got {self.expects!r}")
+        if self.margin is not None and not self.margin > 0:
+            raise ValueError(f"claim {self.text!r}: margin must be > 0, got {self.margin!r}")
+        if self.expects == "no effect" and self.margin is None:
+            raise ValueError(f"claim {self.text!r} expects no effect and so needs the margin within which "
+                             "a difference does not matter")
 
     @property
     def worse(self) -> str:
@@ -77,18 +101,57 @@ class Claim:
 
 
 @dataclass(frozen=True)
-class ClaimResult:
-    """The outcome of testing a :class:`Claim` (see :data:`VERDICT_RULE`).
+class Replicates:
+    """How the paired values were obtained.
 
-    ``effect`` = sign · (mean_a − mean_b), positive in the claimed direction; ``ci_low`` and
-    ``ci_high`` bound it (NaN when undefined). ``n`` is the number of pairs when paired,
-    else the smaller group size.
+    ``kind="folds"``: cross-validation folds (possibly repeated over seeds), whose training sets
+    overlap; ``test_train_ratio`` is ``n_test / n_train`` of one fold (the Nadeau-Bengio
+    correction). ``kind="independent"``: independent runs (seeds, sampled episodes).
+    """
+
+    kind: str = "independent"
+    test_train_ratio: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("folds", "independent"):
+            raise ValueError(f"Replicates.kind must be 'folds' or 'independent', got {self.kind!r}")
+        if self.kind == "folds" and not self.test_train_ratio > 0:
+            raise ValueError("Replicates of kind 'folds' need test_train_ratio = n_test / n_train > 0")
+
+    @classmethod
+    def folds(cls, n_test: float, n_train: float) -> "Replicates":
+        if n_train <= 0 or n_test <= 0:
+            raise ValueError(f"need n_test > 0 and n_train > 0, got {n_test}, {n_train}")
+        return cls("folds", float(n_test) / float(n_train))
+
+    @classmethod
+    def independent(cls) -> "Replicates":
+        return cls("independent")
+
+    def variance_factor(self, n: int) -> float:
+        """What multiplies the sample variance of the differences to give the squared standard error."""
+        return 1.0 / n + (self.test_train_ratio if self.kind == "folds" else 0.0)
+
+    def describe(self) -> str:
+        if self.kind == "folds":
+            return f"folds (corrected resampled t, n_test/n_train = {self.test_train_ratio:.3f})"
+        return "independent runs (paired t)"
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """The outcome of testing a :class:`Claim` (see :func:`verdict_rule`).
+
+    ``effect`` = sign · mean(a − b), positive in the claimed direction; ``ci_low``/``ci_high``
+    bound it (NaN when undefined); ``detectable`` is the interval's half-width (the smallest
+    effect this run could tell from zero); ``p_value`` is two-sided, ``p_adjusted`` Holm-adjusted
+    within the ledger's family (equal to ``p_value`` for a result on its own).
     """
 
     claim: Claim
     values_a: tuple[float, ...]
     values_b: tuple[float, ...]
-    paired: bool
+    replicates: Replicates
     confidence: float
     n: int
     mean_a: float
@@ -98,13 +161,27 @@ class ClaimResult:
     effect: float
     ci_low: float
     ci_high: float
+    detectable: float
+    p_value: float
+    p_adjusted: float
     verdict: str
 
+    @property
+    def agrees(self) -> bool | None:
+        """Whether the verdict is what the paper claims (None when the run cannot say)."""
+        if self.verdict == INCONCLUSIVE:
+            return None
+        if self.claim.expects == "no effect":
+            return self.verdict == NO_EFFECT
+        return self.verdict == HOLDS
+
     def as_record(self) -> dict:
-        """Plain numbers and strings for the results JSON."""
-        rec = {k: v for k, v in asdict(self).items() if k != "claim"}
+        """Plain numbers and strings for the results store."""
+        rec = {k: v for k, v in asdict(self).items() if k not in ("claim", "replicates")}
         rec.update(asdict(self.claim))
+        rec["replicates"] = self.replicates.describe()
         rec["values_a"], rec["values_b"] = list(self.values_a), list(self.values_b)
+        rec["agrees"] = self.agrees
         return rec
 
 
@@ -121,86 +198,115 @@ def _std(x: np.ndarray) -> float:
     return float(x.std(ddof=1)) if x.size > 1 else math.nan
 
 
-def _verdict(lo: float, hi: float) -> str:
+def _verdict(claim: Claim, effect: float, lo: float, hi: float, p_adjusted: float, alpha: float) -> str:
     if math.isnan(lo) or math.isnan(hi):
         return INCONCLUSIVE
-    if lo > 0:
-        return HOLDS
-    if hi < 0:
-        return DOES_NOT_HOLD
+    if p_adjusted < alpha:
+        return HOLDS if effect > 0 else DOES_NOT_HOLD
+    if claim.margin is not None and -claim.margin < lo and hi < claim.margin:
+        return NO_EFFECT
     return INCONCLUSIVE
 
 
-def evaluate_claim(claim: Claim, values_a: Sequence[float], values_b: Sequence[float], *, paired: bool = True,
-                   confidence: float = 0.95) -> ClaimResult:
-    """Test ``claim`` on per-seed/fold values of its two variants.
+def evaluate_claim(claim: Claim, values_a: Sequence[float], values_b: Sequence[float], *,
+                   replicates: Replicates | None = None, confidence: float = 1 - ALPHA,
+                   p_adjusted: float | None = None) -> ClaimResult:
+    """Test ``claim`` on paired values of its two variants.
 
     Args:
         claim: the claim.
-        values_a, values_b: the metric of ``claim.variant_a`` and ``claim.variant_b``, one value
-            per seed or fold; when ``paired`` the i-th values must come from the same seed/fold.
-        paired: Student-t interval on the paired differences (needs equal lengths); otherwise
-            Welch's interval on two independent samples.
-        confidence: coverage of the interval, in (0, 1).
+        values_a, values_b: the metric of ``claim.variant_a`` and ``claim.variant_b``; the i-th
+            values come from the same replicate (fold and seed, or episode and seed).
+        replicates: how the pairs were obtained (default: independent runs).
+        confidence: coverage of the interval, in (0, 1); ``1 - confidence`` is also the level
+            the (adjusted) p-value is compared with.
+        p_adjusted: the family-adjusted p-value to read the verdict from (a :class:`Ledger`
+            passes Holm's); default the claim's own p-value.
 
     Returns:
-        A :class:`ClaimResult` whose verdict follows :data:`VERDICT_RULE`. With fewer than two
-        values (per variant, or pairs) the interval is NaN and the verdict inconclusive. When
-        all paired differences are equal the interval shrinks to that value.
+        A :class:`ClaimResult`. With fewer than two pairs the interval is NaN and the verdict
+        inconclusive. When all differences are equal the interval shrinks to that value.
     """
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    replicates = replicates or Replicates.independent()
     a = _values(values_a, f"values of {claim.variant_a!r}")
     b = _values(values_b, f"values of {claim.variant_b!r}")
-    s = claim.sign
-    q = 0.5 + confidence / 2
-    if paired:
-        if a.size != b.size:
-            raise ValueError(f"paired comparison needs one value per seed/fold for both variants; got {a.size} "
-                             f"for {claim.variant_a!r} and {b.size} for {claim.variant_b!r} (or pass paired=False)")
-        n = a.size
-        d = s * (a - b)
-        effect = float(d.mean())
-        if n < 2:
-            lo = hi = math.nan
+    if a.size != b.size:
+        raise ValueError(f"a paired comparison needs one value per replicate for both variants; got {a.size} "
+                         f"for {claim.variant_a!r} and {b.size} for {claim.variant_b!r}")
+    n = a.size
+    d = claim.sign * (a - b)
+    effect = float(d.mean())
+    lo = hi = half = p = math.nan
+    if n >= 2:
+        se = math.sqrt(d.var(ddof=1) * replicates.variance_factor(n))
+        if se == 0.0:
+            half, p = 0.0, (1.0 if effect == 0 else 0.0)
         else:
-            half = stats.t.ppf(q, n - 1) * d.std(ddof=1) / math.sqrt(n)
-            lo, hi = effect - half, effect + half
-    else:
-        n = min(a.size, b.size)
-        effect = float(s * (a.mean() - b.mean()))
-        if n < 2:
-            lo = hi = math.nan
-        else:
-            va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-            se = math.sqrt(va + vb)
-            if se == 0.0:
-                lo = hi = effect
-            else:
-                df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
-                half = stats.t.ppf(q, df) * se
-                lo, hi = effect - half, effect + half
+            half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * se)
+            p = float(2 * stats.t.sf(abs(effect) / se, n - 1))
+        lo, hi = effect - half, effect + half
+    p_adj = p if p_adjusted is None else float(p_adjusted)
     return ClaimResult(
-        claim=claim, values_a=tuple(a.tolist()), values_b=tuple(b.tolist()), paired=paired, confidence=confidence,
-        n=int(n), mean_a=float(a.mean()), mean_b=float(b.mean()), std_a=_std(a), std_b=_std(b),
-        effect=effect, ci_low=float(lo), ci_high=float(hi), verdict=_verdict(float(lo), float(hi)),
+        claim=claim, values_a=tuple(a.tolist()), values_b=tuple(b.tolist()), replicates=replicates,
+        confidence=confidence, n=int(n), mean_a=float(a.mean()), mean_b=float(b.mean()), std_a=_std(a),
+        std_b=_std(b), effect=effect, ci_low=float(lo), ci_high=float(hi), detectable=float(half), p_value=float(p),
+        p_adjusted=p_adj, verdict=_verdict(claim, effect, lo, hi, p_adj, 1 - confidence),
     )
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment: ``p_(i) -> max_{j <= i} min(1, (m - j + 1) p_(j))`` in sorted order.
+
+    NaN p-values (claims without an interval) are left out of the family and stay NaN.
+    """
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    valid = np.flatnonzero(~np.isnan(p))
+    m = len(valid)
+    running = 0.0
+    for rank, i in enumerate(valid[np.argsort(p[valid], kind="stable")]):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out.tolist()
+
+
+def verdict_rule(confidence: float = 1 - ALPHA) -> str:
+    """The verdict rule in words, built from the constants :func:`evaluate_claim` and :class:`Ledger` apply."""
+    pct, alpha = f"{confidence:.0%}", 1 - confidence
+    return (
+        f"The effect is the mean over paired replicates of the difference between the two variants, signed so that "
+        f"a positive effect is the direction the paper claims. Its {pct} interval is a Student-t interval on the "
+        f"paired differences; over cross-validation folds the variance term is corrected for overlapping training "
+        f"sets (Nadeau & Bengio's corrected resampled t: 1/n + n_test/n_train instead of 1/n), over independent "
+        f"runs it is the plain paired t. A chapter's claims form one family: their two-sided p-values are adjusted "
+        f"with Holm's method. A claim HOLDS when its adjusted p-value is below {alpha:g} and the effect is positive, "
+        f"DOES NOT HOLD when it is below {alpha:g} and the effect is negative, shows NO EFFECT when it states a "
+        f"margin and the whole interval lies inside ±margin, and is INCONCLUSIVE otherwise (including with fewer "
+        f"than two replicates). 'Detectable' is the interval's half-width: the smallest effect this run could "
+        f"have told from zero."
+    )
+
+
+VERDICT_RULE = verdict_rule()
 
 
 def _pm(mean: float, std: float, digits: int) -> str:
     return f"{mean:.{digits}f}" if math.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-_VERDICT_STYLE = {  # colour-blind-safe (seaborn "colorblind" blue / orange / grey); the text carries it too
+_VERDICT_STYLE = {  # colour-blind-safe (seaborn "colorblind" blue / orange / green / grey); the text carries it too
     HOLDS: "background-color: #cfe3f3",
     DOES_NOT_HOLD: "background-color: #fbe0c4",
+    NO_EFFECT: "background-color: #d5eedd",
     INCONCLUSIVE: "background-color: #e6e6e6",
 }
 
 
 @dataclass
 class Ledger:
-    """The claims of one chapter and their verdicts.
+    """The claims of one chapter: one family, Holm-adjusted, with their verdicts.
 
     >>> ledger = Ledger()
     >>> claim = Claim("Two-stage beats one-stage", "Sec. IV-D", "accuracy", "FESR_JL", "FESR_JL", "FESR_OneSt")
@@ -208,30 +314,43 @@ class Ledger:
     'holds'
     """
 
-    results: list[ClaimResult] = field(default_factory=list)
+    confidence: float = 1 - ALPHA
     digits: int = 3
+    _raw: list[ClaimResult] = field(default_factory=list, repr=False)
 
-    def add(self, claim: Claim, values_a: Sequence[float], values_b: Sequence[float], *, paired: bool = True,
-            confidence: float = 0.95) -> ClaimResult:
-        """Evaluate ``claim`` (see :func:`evaluate_claim`), record and return the result."""
-        result = evaluate_claim(claim, values_a, values_b, paired=paired, confidence=confidence)
-        self.results.append(result)
-        return result
+    def add(self, claim: Claim, values_a: Sequence[float], values_b: Sequence[float], *,
+            replicates: Replicates | None = None) -> ClaimResult:
+        """Evaluate ``claim`` and add it to the family; returns its result with the family's
+        adjustment as it stands after this claim."""
+        self._raw.append(evaluate_claim(claim, values_a, values_b, replicates=replicates,
+                                        confidence=self.confidence))
+        return self.results[-1]
 
-    def append(self, result: ClaimResult) -> None:
-        self.results.append(result)
+    @property
+    def results(self) -> list[ClaimResult]:
+        """Every claim's result, verdicts read from Holm-adjusted p-values over the whole family."""
+        adjusted = holm([r.p_value for r in self._raw])
+        alpha = 1 - self.confidence
+        return [replace(r, p_adjusted=p, verdict=_verdict(r.claim, r.effect, r.ci_low, r.ci_high, p, alpha))
+                for r, p in zip(self._raw, adjusted)]
 
     def __len__(self) -> int:
-        return len(self.results)
+        return len(self._raw)
 
     def to_records(self) -> list[dict]:
         return [r.as_record() for r in self.results]
 
+    def counts(self) -> dict[str, int]:
+        """How many claims got each verdict."""
+        got = [r.verdict for r in self.results]
+        return {v: got.count(v) for v in VERDICTS}
+
     def to_frame(self, *, formatted: bool = True) -> pd.DataFrame:
         """One row per claim.
 
-        ``formatted=True`` gives the table the book prints (claim, source, metric,
-        "A vs B" as ``mean ± std``, effect [CI], n, verdict); ``formatted=False`` the raw numbers.
+        ``formatted=True`` gives the table the book prints (claim, source, metric, "A vs B" as
+        ``mean ± std``, effect [interval], detectable effect, the paper's effect, n, adjusted p,
+        verdict); ``formatted=False`` the raw numbers.
         """
         if not formatted:
             return pd.DataFrame(self.to_records())
@@ -240,27 +359,31 @@ class Ledger:
         for r in self.results:
             c = r.claim
             ci = "[undefined]" if math.isnan(r.ci_low) else f"[{r.ci_low:+.{k}f}, {r.ci_high:+.{k}f}]"
+            claimed = "no effect" + (f" (±{c.margin:g})" if c.margin else "") if c.expects == "no effect" else \
+                f"{c.better} better" + (f" (margin ±{c.margin:g})" if c.margin else "")
             rows.append({
                 "claim": c.text,
                 "source": c.source,
+                "paper claims": claimed,
                 "metric": c.metric + ("" if c.higher_is_better else " (lower is better)"),
                 "A vs B": f"{c.variant_a}: {_pm(r.mean_a, r.std_a, k)} vs {c.variant_b}: {_pm(r.mean_b, r.std_b, k)}",
-                "effect [CI]": f"{r.effect:+.{k}f} {ci}" + ("" if r.confidence == 0.95 else f" ({r.confidence:.0%})"),
-                "n": r.n if r.paired else f"{len(r.values_a)}/{len(r.values_b)}",
+                "effect [interval]": f"{r.effect:+.{k}f} {ci}",
+                "detectable": "–" if math.isnan(r.detectable) else f"{r.detectable:.{k}f}",
+                "paper's effect": "–" if c.paper_effect is None else f"{c.paper_effect:+.{k}f}",
+                "n": r.n,
+                "p (Holm)": "–" if math.isnan(r.p_adjusted) else f"{r.p_adjusted:.3g}",
                 "verdict": r.verdict,
             })
-        cols = ["claim", "source", "metric", "A vs B", "effect [CI]", "n", "verdict"]
-        return pd.DataFrame(rows) if rows else pd.DataFrame(columns=cols)
+        cols = ["claim", "source", "paper claims", "metric", "A vs B", "effect [interval]", "detectable",
+                "paper's effect", "n", "p (Holm)", "verdict"]
+        return pd.DataFrame(rows, columns=cols)
 
     def to_html(self) -> str:
         """The formatted table as HTML, verdict cells shaded (the verdict is also written out)."""
         df = self.to_frame()
         if df.empty:
             return "<p><em>No claims evaluated.</em></p>"
-        try:
-            styler = df.style.hide(axis="index")
-        except ImportError:  # pandas' Styler needs jinja2
-            return df.to_html(index=False)
+        styler = df.style.hide(axis="index")
         styler = styler.map(lambda v: _VERDICT_STYLE.get(v, ""), subset=["verdict"])
         styler = styler.set_table_styles([{"selector": "td, th", "props": "text-align: left; padding: 2px 8px;"}])
         return styler.to_html()
@@ -270,4 +393,4 @@ class Ledger:
 
     def rule_html(self) -> str:
         """The verdict rule as a paragraph, for printing under the table."""
-        return f"<p><strong>Verdict rule.</strong> {html.escape(VERDICT_RULE)}</p>"
+        return f"<p><strong>Verdict rule.</strong> {html.escape(verdict_rule(self.confidence))}</p>"

@@ -25,6 +25,7 @@ import argparse
 import codecs
 import importlib
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -33,13 +34,17 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import torch
 import torch.distributed as dist
+from torch import nn
 
 from fer_core.io import load_checkpoint, save_checkpoint
 
 __all__ = ["NPROC_ENV", "LaunchError", "rank", "local_rank", "world_size", "is_main", "is_distributed", "barrier",
-           "nproc_from_env", "check_nproc", "per_rank_batch_size", "free_port", "torchrun_command", "launch", "run"]
+           "nproc_from_env", "check_nproc", "per_rank_batch_size", "free_port", "torchrun_command", "launch", "run",
+           "env", "init", "all_reduce_mean_grads", "all_reduce_mean", "broadcast_from_rank0", "broadcast_buffers",
+           "seed_rank_stream", "check_same_start", "gather_objects", "qualified_name", "resolve"]
 
 NPROC_ENV = "FER_NPROC"
 
@@ -114,6 +119,102 @@ def per_rank_batch_size(global_batch_size: int, world: int | None = None) -> int
             f"use a process count that divides it or a batch size that is a multiple of {world}"
         )
     return global_batch_size // world
+
+
+# ----------------------------------------------------------------- the arithmetic of data parallelism
+# What DistributedDataParallel does, done per optimiser update by the shared loop (see train.py's
+# module docstring for why GAN steps do not fit the DDP wrapper).
+
+
+def env() -> tuple[int, int, int]:
+    """``(rank, local_rank, world_size)`` from the variables ``torchrun`` sets (0, 0, 1 otherwise)."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def init(device: torch.device) -> tuple[int, int]:
+    """Join the process group torchrun prepared (NCCL on CUDA, gloo on CPU); ``(rank, world_size)``."""
+    rank_, local_rank_, world = env()
+    if world > 1 and not dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(local_rank_)  # before init, so NCCL binds each rank to its own GPU
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return rank_, world
+
+
+def all_reduce_mean_grads(params: list[torch.nn.Parameter], world_size: int) -> None:
+    """Average gradients across ranks in one flattened all-reduce (what DDP's reducer does).
+
+    A parameter without a gradient on this rank contributes zeros; one without a gradient
+    on *every* rank keeps ``grad=None``, so the optimiser skips it exactly as it would in a
+    single process (Adam would otherwise move it with its momentum). One extra element per
+    parameter carries that "has a gradient" flag inside the same all-reduce.
+    """
+    groups: dict[tuple[torch.device, torch.dtype], list[torch.nn.Parameter]] = {}
+    for p in params:
+        groups.setdefault((p.device, p.dtype), []).append(p)
+    for (device, dtype), group in groups.items():
+        flags = torch.tensor([0.0 if p.grad is None else 1.0 for p in group], device=device, dtype=dtype)
+        grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in group]
+        flat = torch._utils._flatten_dense_tensors([*grads, flags])
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        *synced, seen = torch._utils._unflatten_dense_tensors(flat, [*grads, flags])
+        for p, grad, value, flag in zip(group, grads, synced, seen.tolist()):
+            if flag == 0:
+                p.grad = None
+                continue
+            grad.copy_(value).div_(world_size)
+            p.grad = grad
+
+
+def all_reduce_mean(values: dict[str, float], world_size: int, device: torch.device) -> dict[str, float]:
+    """Mean of each logged value over the ranks (every rank gets the same numbers)."""
+    if not values:
+        return values
+    t = torch.tensor(list(values.values()), dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return dict(zip(values, (t / world_size).tolist()))
+
+
+def broadcast_from_rank0(nets: nn.Module) -> None:
+    """Give every rank rank 0's parameters and buffers (DDP does this at construction)."""
+    with torch.no_grad():
+        for t in [*nets.parameters(), *nets.buffers()]:
+            dist.broadcast(t.data, src=0)
+
+
+def broadcast_buffers(nets: nn.Module) -> None:
+    """Rank 0's buffers (BatchNorm running statistics) to every rank, as DDP's ``broadcast_buffers``."""
+    with torch.no_grad():
+        for b in nets.buffers():
+            dist.broadcast(b.data, src=0)
+
+
+def seed_rank_stream(seed: int, rank_: int) -> None:
+    """Give rank ``rank_`` its own random stream, so ranks draw different noise and dropout masks."""
+    derived = (seed * 1_000_003 + 7_919 * rank_) % 2**31
+    random.seed(derived)
+    np.random.seed(derived)
+    torch.manual_seed(derived)
+
+
+def check_same_start(start: int, world: int, device: torch.device, ckpt: Path | None) -> None:
+    """Refuse to go on when the ranks would resume from different steps."""
+    mine = torch.tensor([start], dtype=torch.long, device=device)
+    starts = [torch.zeros_like(mine) for _ in range(world)]
+    dist.all_gather(starts, mine)
+    found = [int(s.item()) for s in starts]
+    if len(set(found)) > 1:
+        raise ValueError(
+            f"the ranks would resume from different steps {found}: {ckpt} must be on a file system that every "
+            "rank sees (run all ranks on one machine, or put run_dir on shared storage)"
+        )
+
+
+def gather_objects(obj: Any, world: int) -> list[Any]:
+    """``obj`` of every rank, in rank order (a picklable value such as an RNG state)."""
+    out: list[Any] = [None] * world
+    dist.all_gather_object(out, obj)
+    return out
 
 
 def free_port() -> int:
@@ -218,7 +319,8 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def _qualified_name(fn: Callable | str) -> str:
+def qualified_name(fn: Callable | str) -> str:
+    """``"package.module:function"`` of an importable function (what another process can import)."""
     if isinstance(fn, str):
         if ":" not in fn:
             raise ValueError(f"expected 'package.module:function', got {fn!r}")
@@ -227,13 +329,15 @@ def _qualified_name(fn: Callable | str) -> str:
     if module in (None, "__main__") or "<" in qualname:
         raise ValueError(
             f"{getattr(fn, '__name__', fn)!r} is defined in a notebook or script (module {module!r}); the processes "
-            "torchrun starts can only import functions from a module, so move it into fer_core (or pass "
+            "that torchrun or the experiment runner start can only import functions from a module, so move it "
+            "into fer_core (or pass "
             "'package.module:function')"
         )
     return f"{module}:{qualname}"
 
 
-def _resolve(name: str) -> Callable:
+def resolve(name: str) -> Callable:
+    """The object a ``"package.module:qualname"`` string names (inverse of :func:`qualified_name`)."""
     module_name, _, qualname = name.partition(":")
     obj: Any = importlib.import_module(module_name)
     for part in qualname.split("."):
@@ -257,8 +361,8 @@ def run(fn: Callable | str, /, *, nproc: int | None = None, timeout: float | Non
     nproc = nproc_from_env() if nproc is None else nproc
     check_nproc(nproc)
     if nproc == 1 or is_distributed():
-        return (_resolve(fn) if isinstance(fn, str) else fn)(**kwargs)
-    name = _qualified_name(fn)
+        return (resolve(fn) if isinstance(fn, str) else fn)(**kwargs)
+    name = qualified_name(fn)
     with tempfile.TemporaryDirectory(prefix="fer-run-") as tmp:
         args_path, result_path = Path(tmp) / "kwargs.pt", Path(tmp) / "result.pt"
         save_checkpoint({"kwargs": kwargs}, args_path)
@@ -278,7 +382,7 @@ def _worker_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kwargs", required=True, help="checkpoint file holding {'kwargs': {...}}")
     parser.add_argument("--result", required=True, help="where rank 0 writes {'result': return value}")
     args = parser.parse_args(argv)
-    fn = _resolve(args.function)
+    fn = resolve(args.function)
     kwargs = load_checkpoint(args.kwargs)["kwargs"]
     try:
         result = fn(**kwargs)

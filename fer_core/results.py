@@ -116,6 +116,12 @@ class ResultStore:
         entry = load_checkpoint(path)
         return entry["result"]
 
+    def meta(self, config: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The JSON sidecar of a stored result (configuration, code fingerprint, ``created``,
+        ``seconds``), or ``None`` when nothing is stored for ``config``."""
+        path = self.path(config).with_suffix(".json")
+        return json.loads(path.read_text()) if path.exists() else None
+
     def save(self, config: Mapping[str, Any], result: Mapping[str, Any], *, seconds: float | None = None) -> Path:
         path = self.path(config)
         meta = {

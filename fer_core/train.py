@@ -22,7 +22,12 @@ optimiser update instead of by a module wrapper, because GAN steps update D and 
 alternately, call D several times before one backward, and take gradient penalties with
 ``torch.autograd.grad`` -- patterns the DDP wrapper does not support or handles only
 with ``find_unused_parameters``/``static_graph`` workarounds. The price is that the
-all-reduce does not overlap with the backward pass. See ``book/distributed.md``.
+all-reduce does not overlap with the backward pass. The arithmetic itself (gradient and
+buffer averaging, rank streams) lives in :mod:`fer_core.distributed`; see ``book/distributed.md``.
+
+:func:`fit` reads as its steps: :func:`_setup` (device, process group, networks),
+:func:`_resume` (checkpoint), :func:`_loader` (batches), then the loop, with logging and
+the non-finite guard in :class:`_Log` and checkpoints in :class:`_Checkpoints`.
 """
 
 from __future__ import annotations
@@ -41,17 +46,17 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from fer_core import runtime
-from fer_core.io import atomic_write_bytes, load_checkpoint, save_checkpoint
+from fer_core import distributed, runtime
+from fer_core.data.memory import MemoryCachedDataset
+from fer_core.io import atomic_write_bytes, atomic_write_json, load_checkpoint, save_checkpoint
 from fer_core.progress import tqdm
 
-__all__ = ["Method", "StepContext", "fit", "FitResult", "DivergenceError", "EpochBatchSampler", "distributed_env",
-           "prepare_nets", "make_adam", "GPUCachedDataset", "amp_supported", "channels_last_pays",
-           "cpu_has_native_bf16", "CPU_BF16_ENV"]
+__all__ = ["Method", "StepContext", "fit", "FitResult", "DivergenceError", "EpochBatchSampler", "prepare_nets",
+           "make_adam", "amp_supported", "channels_last_pays", "cpu_has_native_bf16", "CPU_BF16_ENV", "finished_step",
+           "CHECKPOINT_NAME", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = 1
@@ -121,53 +126,11 @@ class StepContext:
         loss.backward(retain_graph=retain_graph)
         params = [p for group in opt.param_groups for p in group["params"] if p.requires_grad]
         if self.world_size > 1:
-            _all_reduce_mean_grads(params, self.world_size)
+            distributed.all_reduce_mean_grads(params, self.world_size)
         if self.clip_grad is not None:
             norm = torch.nn.utils.clip_grad_norm_([p for p in params if p.grad is not None], self.clip_grad)
             self.grad_norms[optimizer] = norm
         opt.step()
-
-
-def _all_reduce_mean_grads(params: list[torch.nn.Parameter], world_size: int) -> None:
-    """Average gradients across ranks in one flattened all-reduce (what DDP's reducer does).
-
-    A parameter without a gradient on this rank contributes zeros; one without a gradient
-    on *every* rank keeps ``grad=None``, so the optimiser skips it exactly as it would in a
-    single process (Adam would otherwise move it with its momentum). One extra element per
-    parameter carries that "has a gradient" flag inside the same all-reduce.
-    """
-    groups: dict[tuple[torch.device, torch.dtype], list[torch.nn.Parameter]] = {}
-    for p in params:
-        groups.setdefault((p.device, p.dtype), []).append(p)
-    for (device, dtype), group in groups.items():
-        flags = torch.tensor([0.0 if p.grad is None else 1.0 for p in group], device=device, dtype=dtype)
-        grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in group]
-        flat = torch._utils._flatten_dense_tensors([*grads, flags])
-        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
-        *synced, seen = torch._utils._unflatten_dense_tensors(flat, [*grads, flags])
-        for p, grad, value, flag in zip(group, grads, synced, seen.tolist()):
-            if flag == 0:
-                p.grad = None
-                continue
-            grad.copy_(value).div_(world_size)
-            p.grad = grad
-
-
-def _broadcast_from_rank0(nets: nn.Module) -> None:
-    """Give every rank rank 0's parameters and buffers (DDP does this at construction)."""
-    tensors = [*nets.parameters(), *nets.buffers()]
-    with torch.no_grad():
-        for t in tensors:
-            dist.broadcast(t.data, src=0)
-
-
-def _all_reduce_mean(values: dict[str, float], world_size: int, device: torch.device) -> dict[str, float]:
-    """Mean of each logged value over the ranks (every rank gets the same numbers)."""
-    if not values:
-        return values
-    t = torch.tensor(list(values.values()), dtype=torch.float64, device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return dict(zip(values, (t / world_size).tolist()))
 
 
 class EpochBatchSampler(Sampler[list[int]]):
@@ -219,28 +182,6 @@ class FitResult:
     checkpoint: Path | None
     seconds: float
     resumed_from: int = 0
-
-
-def distributed_env() -> tuple[int, int, int]:
-    """``(rank, local_rank, world_size)`` from the variables ``torchrun`` sets (0, 0, 1 otherwise)."""
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-
-
-def _init_distributed(device: torch.device) -> tuple[int, int]:
-    rank, local_rank, world = distributed_env()
-    if world > 1 and not dist.is_initialized():
-        if device.type == "cuda":
-            torch.cuda.set_device(local_rank)  # before init, so NCCL binds each rank to its own GPU
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return rank, world
-
-
-def _seed_rank_stream(seed: int, rank: int) -> None:
-    """Give rank ``rank`` its own random stream, so ranks draw different noise and dropout masks."""
-    derived = (seed * 1_000_003 + 7_919 * rank) % 2**31
-    random.seed(derived)
-    np.random.seed(derived)
-    torch.manual_seed(derived)
 
 
 CPU_BF16_ENV = "FER_CPU_BF16"
@@ -332,75 +273,6 @@ def make_adam(params: Iterable[torch.nn.Parameter] | Iterable[dict], *, lr: floa
     return kind(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=fused or None)
 
 
-class GPUCachedDataset(Dataset):
-    """A small dataset collated once and kept on ``device`` (GPU memory, or RAM on CPU).
-
-    Each epoch then costs one ``index_select`` per batch instead of decoding, rendering
-    and copying every sample. :func:`fit` recognises it (``is_device_resident``) and
-    turns off worker processes and pinned memory, which do not apply to device tensors.
-    Items are the wrapped dataset's items with every value collated by
-    :func:`torch.utils.data.default_collate` (numbers become 0-d tensors).
-
-    Args:
-        dataset: a map-style dataset of dicts, e.g. a :class:`~fer_core.data.base.FaceDataset`.
-        device: where to keep the tensors (``"auto"``: CUDA when present).
-        max_bytes: refuse datasets larger than this (default 4 GiB) with a ``ValueError``.
-        batch_size: how many items are read and collated at a time while caching.
-    """
-
-    is_device_resident = True
-
-    def __init__(self, dataset: Dataset, device: str | torch.device = "auto", *, max_bytes: int = 4 * 2**30,
-                 batch_size: int = 256, num_workers: int = 0):
-        self.device = runtime.pick_device(device)
-        n = len(dataset)  # type: ignore[arg-type]
-        if n == 0:
-            raise ValueError("GPUCachedDataset: the dataset is empty")
-        parts: dict[str, list[Any]] = {}
-        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                            generator=torch.Generator().manual_seed(0))  # leaves the global RNG alone
-        seen = 0
-        for batch in loader:
-            if not isinstance(batch, Mapping):
-                raise ValueError(f"GPUCachedDataset needs items that are dicts, got {type(batch).__name__}")
-            for key, value in batch.items():
-                parts.setdefault(key, []).append(value)
-            seen += len(next(iter(batch.values())))
-            nbytes = sum(v.element_size() * v.numel() for vs in parts.values() for v in vs
-                         if isinstance(v, torch.Tensor))
-            if nbytes * n / seen > max_bytes:
-                raise ValueError(
-                    f"GPUCachedDataset: the {n} items would take about {nbytes * n / seen / 2**30:.1f} GiB, more than "
-                    f"max_bytes={max_bytes / 2**30:.1f} GiB; stream this dataset from the DataLoader instead "
-                    "or raise max_bytes"
-                )
-        self.data: dict[str, Any] = {
-            k: torch.cat(vs).to(self.device) if isinstance(vs[0], torch.Tensor) else [x for v in vs for x in v]
-            for k, vs in parts.items()
-        }
-        self.n = n
-        for attr in ("classes", "meta"):
-            if hasattr(dataset, attr):
-                setattr(self, attr, getattr(dataset, attr))
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        return {k: v[i] for k, v in self.data.items()}
-
-    def __getitems__(self, indices: list[int]) -> dict[str, Any]:
-        """A whole batch at once (the DataLoader's batched fetch); already collated."""
-        idx = torch.as_tensor(indices, dtype=torch.long, device=self.device)
-        return {k: v.index_select(0, idx) if isinstance(v, torch.Tensor) else [v[i] for i in indices]
-                for k, v in self.data.items()}
-
-    @staticmethod
-    def collate(batch: Any) -> Any:
-        """Identity: :meth:`__getitems__` returns a collated batch."""
-        return batch
-
-
 def _to_device(batch: Any, device: torch.device, channels_last: bool) -> Any:
     if isinstance(batch, torch.Tensor):
         batch = batch.to(device, non_blocking=True)
@@ -428,11 +300,154 @@ def _nonfinite_weights(nets: nn.Module) -> str | None:
     return None
 
 
-def _broadcast_buffers(nets: nn.Module) -> None:
-    """Rank 0's buffers (BatchNorm running statistics) to every rank, as DDP's ``broadcast_buffers``."""
+@dataclass
+class _Run:
+    """Where and how one :func:`fit` call trains (filled in by :func:`_setup`)."""
+
+    device: torch.device
+    rank: int
+    world: int
+    channels_last: bool
+    run_dir: Path | None
+    desc: str
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def checkpoint(self) -> Path | None:
+        return self.run_dir / CHECKPOINT_NAME if self.run_dir is not None else None
+
+
+def _setup(method: Method, device: str | torch.device, run_dir: str | os.PathLike | None, *, channels_last: bool,
+           compile: bool | Mapping[str, Any], sync_batchnorm: bool, desc: str) -> _Run:
+    """Pick the device, join a torchrun process group, and put the networks on the device."""
+    device = runtime.pick_device(device)
+    rank, world = distributed.init(device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", distributed.env()[1])
+        torch.cuda.set_device(device)
+    if sync_batchnorm and world > 1 and device.type != "cuda":
+        raise ValueError("sync_batchnorm=True needs CUDA (SyncBatchNorm has no CPU kernel); "
+                         "train on GPUs or leave sync_batchnorm off")
+    run = _Run(device=device, rank=rank, world=world, channels_last=channels_last and channels_last_pays(device),
+               run_dir=Path(run_dir) if run_dir is not None else None, desc=desc)
+    prepare_nets(method, device, channels_last=run.channels_last, compile=compile,
+                 sync_batchnorm=sync_batchnorm and world > 1)
+    return run
+
+
+def _resume(method: Method, run: _Run, *, resume: bool, seed: int, steps: int) -> int:
+    """Restore the checkpoint when there is one; give every rank the same start. Returns the start step."""
+    start, resuming = 0, resume and run.checkpoint is not None and run.checkpoint.exists()
+    if resuming:
+        start = _restore(method, run.checkpoint, run.device, rank=run.rank, world=run.world, seed=seed, steps=steps)
+    if run.world > 1:
+        distributed.check_same_start(start, run.world, run.device, run.checkpoint)
+        distributed.broadcast_from_rank0(method.nets)
+        if not resuming and run.rank > 0:
+            distributed.seed_rank_stream(seed, run.rank)
+    if run.is_main and run.run_dir is not None:
+        run.run_dir.mkdir(parents=True, exist_ok=True)
+        _truncate_log(run.run_dir / "metrics.jsonl", start)
+        _truncate_log(run.run_dir / "evals.jsonl", start)
+    return start
+
+
+def _loader(dataset: Dataset, run: _Run, *, batch_size: int, seed: int, start: int, num_workers: int,
+            collate_fn: Callable | None) -> Iterator[Any]:
+    """Endless batches from ``start`` on (see :class:`EpochBatchSampler`), already on the device."""
+    resident = bool(getattr(dataset, "is_device_resident", False))
+    sampler = EpochBatchSampler(len(dataset), batch_size, seed=seed, start=start, rank=run.rank, world_size=run.world)
+    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=0 if resident else num_workers,
+                        pin_memory=run.device.type == "cuda" and not resident,
+                        persistent_workers=num_workers > 0 and not resident,
+                        collate_fn=collate_fn or (MemoryCachedDataset.collate if resident else None),
+                        # its own generator: creating the iterator must not consume the global RNG
+                        generator=torch.Generator().manual_seed(seed))
+    return (_to_device(batch, run.device, run.channels_last) for batch in loader)
+
+
+class _Checkpoints:
+    """Checkpoint writing with the non-finite guard; remembers the last good step."""
+
+    def __init__(self, method: Method, run: _Run, *, every: int, start: int):
+        self.method, self.run, self.every = method, run, every
+        self.last_good = start if run.checkpoint is not None and run.checkpoint.exists() else None
+
+    def scheduled(self, step: int) -> bool:
+        """Whether ``ckpt_every`` asks for a checkpoint at ``step`` (the end of a run always writes one)."""
+        return bool(self.every and step % self.every == 0)
+
+    def fail(self, problem: str, step: int) -> DivergenceError:
+        return DivergenceError(_divergence_message(self.run.desc, problem, step, self.run.checkpoint, self.last_good))
+
+    def save(self, step: int) -> None:
+        problem = _nonfinite_weights(self.method.nets)
+        if problem:
+            raise self.fail(problem, step)
+        run, rng_ranks = self.run, None
+        if run.world > 1:
+            distributed.broadcast_buffers(self.method.nets)
+            rng_ranks = distributed.gather_objects(runtime.rng_state(), run.world)
+        if run.is_main:
+            _save(self.method, run.checkpoint, step, rng_ranks=rng_ranks)
+        self.last_good = step
+        if run.world > 1:
+            distributed.barrier()
+
+
+class _Log:
+    """Averages step outputs over ``every`` steps, checks them for NaN/Inf, logs and reports them."""
+
+    def __init__(self, run: _Run, checkpoints: _Checkpoints, *, every: int, steps: int, start: int, progress: bool,
+                 on_log: Callable[[int, int, Mapping[str, float]], None] | None):
+        self.run, self.checkpoints, self.every, self.steps, self.on_log = run, checkpoints, every, steps, on_log
+        self.pending: dict[str, list[torch.Tensor]] = {}
+        self.last: dict[str, float] = {}
+        self.bar = tqdm(total=steps, initial=start, desc=run.desc, disable=not (progress and run.is_main),
+                        dynamic_ncols=True)
+
+    def record(self, out: Mapping[str, Any], step: int, *, flush: bool) -> None:
+        for k, v in out.items():
+            self.pending.setdefault(k, []).append(v.detach().float() if isinstance(v, torch.Tensor)
+                                                  else torch.tensor(float(v)))
+        self.bar.update(1)
+        if flush or step % self.every == 0:
+            self._flush(step)
+
+    def _flush(self, step: int) -> None:
+        run = self.run
+        self.last = {k: torch.stack(v).mean().item() for k, v in self.pending.items()}
+        self.pending.clear()
+        if run.world > 1:  # every rank then sees the same values, so all stop together on NaN
+            self.last = distributed.all_reduce_mean(self.last, run.world, run.device)
+        problem = _nonfinite(self.last)
+        if problem:
+            raise self.checkpoints.fail(problem, step)
+        if run.is_main:
+            self.bar.set_postfix({k: f"{v:.3g}" for k, v in list(self.last.items())[:4]})
+            if run.run_dir is not None:
+                _append_log(run.run_dir / "metrics.jsonl", {"step": step, **self.last})
+            if self.on_log is not None:
+                self.on_log(step, self.steps, self.last)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _evaluate(method: Method, evaluate: Callable[[Method, int], Mapping[str, Any]], step: int,
+              run: _Run) -> dict[str, Any]:
+    if run.world > 1:
+        distributed.broadcast_buffers(method.nets)
+    method.nets.eval()
     with torch.no_grad():
-        for b in nets.buffers():
-            dist.broadcast(b.data, src=0)
+        result = {"step": step, **dict(evaluate(method, step))}
+    method.nets.train()
+    if run.is_main and run.run_dir is not None:
+        _append_log(run.run_dir / "evals.jsonl", result)
+    return result
 
 
 def fit(
@@ -458,6 +473,7 @@ def fit(
     collate_fn: Callable | None = None,
     compile: bool | Mapping[str, Any] = False,
     sync_batchnorm: bool = False,
+    on_log: Callable[[int, int, Mapping[str, float]], None] | None = None,
 ) -> FitResult:
     """Train ``method`` on ``dataset`` for ``steps`` iterations.
 
@@ -469,7 +485,7 @@ def fit(
     Args:
         method: the paper's :class:`Method` (networks, optimisers, ``step``).
         dataset: a map-style dataset whose items are dicts (e.g. ``{"image": (C, H, W), ...}``),
-            or a :class:`GPUCachedDataset`.
+            or a :class:`~fer_core.data.memory.MemoryCachedDataset`.
         steps: total number of iterations (not epochs); a resumed run continues up to it.
         batch_size: per-process batch size (the global batch is ``batch_size * world_size``).
         run_dir: where metrics (``metrics.jsonl``, ``evals.jsonl``) and ``checkpoint.pt`` go;
@@ -488,6 +504,8 @@ def fit(
         sync_batchnorm: with several CUDA ranks, turn BatchNorm into SyncBatchNorm so the
             statistics are those of the global batch (default: each rank normalises with
             its own slice, as DDP does).
+        on_log: called on rank 0 as ``on_log(step, steps, values)`` whenever values are
+            logged (the experiment runner's progress lines come from it).
 
     Raises:
         DivergenceError: a logged value or a weight became NaN/Inf. The last good
@@ -496,120 +514,50 @@ def fit(
     if steps < 0 or log_every < 1 or ckpt_every < 0 or eval_every < 0:
         raise ValueError(f"need steps >= 0, log_every >= 1, ckpt_every >= 0, eval_every >= 0; got "
                          f"steps={steps}, log_every={log_every}, ckpt_every={ckpt_every}, eval_every={eval_every}")
-    device = runtime.pick_device(device)
-    rank, world = _init_distributed(device)
-    if device.type == "cuda" and world > 1:
-        device = torch.device("cuda", distributed_env()[1])
-        torch.cuda.set_device(device)
-    on_cuda = device.type == "cuda"
-    if sync_batchnorm and world > 1 and not on_cuda:
-        raise ValueError("sync_batchnorm=True needs CUDA (SyncBatchNorm has no CPU kernel); "
-                         "train on GPUs or leave sync_batchnorm off")
-    use_cl = channels_last and channels_last_pays(device)
-    is_main = rank == 0
-    run_dir = Path(run_dir) if run_dir is not None else None
-    ckpt_path = run_dir / CHECKPOINT_NAME if run_dir is not None else None
-
-    prepare_nets(method, device, channels_last=use_cl, compile=compile, sync_batchnorm=sync_batchnorm and world > 1)
-
-    start = 0
-    resuming = resume and ckpt_path is not None and ckpt_path.exists()
-    if resuming:
-        start = _restore(method, ckpt_path, device, rank=rank, world=world, seed=seed, steps=steps)
-    if world > 1:
-        _check_same_start(start, world, device, ckpt_path)
-        _broadcast_from_rank0(method.nets)
-        if not resuming and rank > 0:
-            _seed_rank_stream(seed, rank)
-
-    if is_main and run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        _truncate_log(run_dir / "metrics.jsonl", start)
-        _truncate_log(run_dir / "evals.jsonl", start)
-
-    resident = bool(getattr(dataset, "is_device_resident", False))
-    sampler = EpochBatchSampler(len(dataset), batch_size, seed=seed, start=start, rank=rank, world_size=world)
-    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=0 if resident else num_workers,
-                        pin_memory=on_cuda and not resident, persistent_workers=num_workers > 0 and not resident,
-                        collate_fn=collate_fn or (GPUCachedDataset.collate if resident else None),
-                        # its own generator: creating the iterator must not consume the global RNG
-                        generator=torch.Generator().manual_seed(seed))
-    ctx = StepContext(device=device, rank=rank, world_size=world, amp=amp and amp_supported(device),
-                      clip_grad=clip_grad, _optimizers=method.optimizers, cpu_amp=amp_supported(device))
-
-    t0 = time.perf_counter()
-    pending: dict[str, list[torch.Tensor]] = {}
-    last_metrics: dict[str, float] = {}
+    run = _setup(method, device, run_dir, channels_last=channels_last, compile=compile, sync_batchnorm=sync_batchnorm,
+                 desc=desc)
+    start = _resume(method, run, resume=resume, seed=seed, steps=steps)
+    batches = _loader(dataset, run, batch_size=batch_size, seed=seed, start=start, num_workers=num_workers,
+                      collate_fn=collate_fn)
+    ctx = StepContext(device=run.device, rank=run.rank, world_size=run.world, amp=amp and amp_supported(run.device),
+                      clip_grad=clip_grad, _optimizers=method.optimizers, cpu_amp=amp_supported(run.device))
+    checkpoints = _Checkpoints(method, run, every=ckpt_every, start=start)
+    log = _Log(run, checkpoints, every=log_every, steps=steps, start=start, progress=progress, on_log=on_log)
     evals: list[dict[str, Any]] = []
-    last_good = start if ckpt_path is not None and ckpt_path.exists() else None
-    step = start
-    bar = tqdm(total=steps, initial=start, desc=desc, disable=not (progress and is_main), dynamic_ncols=True)
-    batches = iter(loader)
+    t0, step = time.perf_counter(), start
     try:
         while step < steps:
-            batch = _to_device(next(batches), device, use_cl)
             ctx.step = step
-            out = method.step(batch, ctx)
+            out = method.step(next(batches), ctx)
             step += 1
-            for k, v in out.items():
-                pending.setdefault(k, []).append(v.detach().float() if isinstance(v, torch.Tensor) else torch.tensor(float(v)))
-            bar.update(1)
             at_end = step == steps
-            if step % log_every == 0 or at_end or (ckpt_every and step % ckpt_every == 0):
-                last_metrics = {k: torch.stack(v).mean().item() for k, v in pending.items()}
-                pending.clear()
-                if world > 1:  # every rank then sees the same values, so all stop together on NaN
-                    last_metrics = _all_reduce_mean(last_metrics, world, device)
-                problem = _nonfinite(last_metrics)
-                if problem:
-                    raise DivergenceError(_divergence_message(desc, problem, step, ckpt_path, last_good))
-                if is_main:
-                    bar.set_postfix({k: f"{v:.3g}" for k, v in list(last_metrics.items())[:4]})
-                    if run_dir is not None:
-                        _append_log(run_dir / "metrics.jsonl", {"step": step, **last_metrics})
-            if evaluate is not None and ((eval_every and step % eval_every == 0) or at_end):
-                if world > 1:
-                    _broadcast_buffers(method.nets)
-                method.nets.eval()
-                with torch.no_grad():
-                    result = {"step": step, **dict(evaluate(method, step))}
-                method.nets.train()
-                evals.append(result)
-                if is_main and run_dir is not None:
-                    _append_log(run_dir / "evals.jsonl", result)
-            if ckpt_path is not None and ((ckpt_every and step % ckpt_every == 0) or at_end):
-                problem = _nonfinite_weights(method.nets)
-                if problem:
-                    raise DivergenceError(_divergence_message(desc, problem, step, ckpt_path, last_good))
-                rng_ranks = None
-                if world > 1:
-                    _broadcast_buffers(method.nets)
-                    rng_ranks = [None] * world
-                    dist.all_gather_object(rng_ranks, runtime.rng_state())
-                if is_main:
-                    _save(method, ckpt_path, step, rng_ranks=rng_ranks)
-                last_good = step
-                if world > 1:
-                    dist.barrier()
-        if world > 1:
-            _broadcast_buffers(method.nets)  # every rank returns the same model
+            log.record(out, step, flush=at_end or checkpoints.scheduled(step))
+            if evaluate is not None and (at_end or (eval_every and step % eval_every == 0)):
+                evals.append(_evaluate(method, evaluate, step, run))
+            if run.checkpoint is not None and (at_end or checkpoints.scheduled(step)):
+                checkpoints.save(step)
+        if run.world > 1:
+            distributed.broadcast_buffers(method.nets)  # every rank returns the same model
     finally:
-        bar.close()
-    return FitResult(step=step, metrics=last_metrics, evals=evals, run_dir=run_dir,
-                     checkpoint=ckpt_path if last_good is not None else None,
+        log.close()
+    return FitResult(step=step, metrics=log.last, evals=evals, run_dir=run.run_dir,
+                     checkpoint=run.checkpoint if checkpoints.last_good is not None else None,
                      seconds=time.perf_counter() - t0, resumed_from=start)
 
 
-def _check_same_start(start: int, world: int, device: torch.device, ckpt: Path | None) -> None:
-    mine = torch.tensor([start], dtype=torch.long, device=device)
-    starts = [torch.zeros_like(mine) for _ in range(world)]
-    dist.all_gather(starts, mine)
-    found = [int(s.item()) for s in starts]
-    if len(set(found)) > 1:
-        raise ValueError(
-            f"the ranks would resume from different steps {found}: {ckpt} must be on a file system that every "
-            "rank sees (run all ranks on one machine, or put run_dir on shared storage)"
-        )
+def finished_step(path: str | os.PathLike) -> int:
+    """The step a checkpoint (file or run folder) was written at; -1 when there is none.
+
+    Reads the small ``checkpoint.json`` written beside every checkpoint (the checkpoint itself
+    when an older run left none)."""
+    path = Path(path)
+    path = path / CHECKPOINT_NAME if path.is_dir() or not path.suffix else path
+    if not path.exists():
+        return -1
+    side = path.with_suffix(".json")
+    if side.exists() and side.stat().st_mtime_ns >= path.stat().st_mtime_ns:
+        return int(json.loads(side.read_text())["step"])
+    return int(load_checkpoint(path).get("step", -1))
 
 
 def _divergence_message(desc: str, problem: str, step: int, ckpt: Path | None, last_good: int | None) -> str:
@@ -633,6 +581,7 @@ def _save(method: Method, path: Path, step: int, *, rng_ranks: list[dict] | None
     if rng_ranks is not None:
         state["rng_ranks"] = rng_ranks
     save_checkpoint(state, path)
+    atomic_write_json(path.with_suffix(".json"), {"step": step, "format": CHECKPOINT_FORMAT})
 
 
 def _rng_to_cpu(rng: Any) -> Any:
@@ -665,7 +614,7 @@ def _restore(method: Method, path: Path, device: torch.device, *, rank: int = 0,
     elif rank == 0:
         runtime.set_rng_state(_rng_to_cpu(state["rng"]))
     else:
-        _seed_rank_stream(seed + step, rank)
+        distributed.seed_rank_stream(seed + step, rank)
     if saved_world != world and rank == 0 and (steps is None or step < steps):  # a finished run is only reloaded
         warnings.warn(
             f"{path} was written by a run with {saved_world} process(es), resumed with {world}: training "

@@ -47,6 +47,7 @@ __all__ = [
     "interpolation_slider",
     "live_slider",
     "to_pil",
+    "show_source",
 ]
 
 _MARKERS = ["o", "X", "s", "^", "D", "P", "v", "*"]
@@ -553,3 +554,12 @@ def live_slider(render_fn: Callable[[Any], Any], values: Sequence[Any], *, descr
     slider.observe(lambda change: show(change["new"]), names="value")
     show(slider.value)
     return widgets.VBox([slider, out])
+
+
+def show_source(fn: Callable) -> Any:
+    """The source of ``fn`` as a syntax-highlighted IPython object (chapters print the code beside each equation)."""
+    import inspect
+
+    from IPython.display import Code
+
+    return Code(inspect.getsource(fn), language="python")

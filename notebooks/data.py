@@ -179,16 +179,12 @@ viz.image_grid(takes["image"], nrow=8, title="one person, one expression, eight 
 # progressively harder).
 
 # %%
-from fer_core.data.synthetic.sanity import TARGETS, sanity_experiment
-from fer_core.results import ResultStore
+from fer_core.methods.sanity import TARGETS, SanityStudy
 
-config = dict(size=P.size, n_identities=P.n_identities, fine_identities=P.fine_identities, n_unseen=P.n_unseen,
-              steps=P.steps, batch_size=P.batch_size, width=P.width, seeds=list(P.seeds))
-store = ResultStore("data")
-result = store.cached(config, lambda: {"rows": sanity_experiment(**{**config, "seeds": tuple(config["seeds"])},
-                                                                 device=dev, progress=True).to_dict("records")})
-sanity = pd.DataFrame(result["rows"]).set_index("setting")
-print(f"results store: {store.hits} reused, {store.misses} computed")
+study = SanityStudy(P, SanityStudy.build_data(P, seed=seed), seed=seed, device=dev)
+study.run_all()
+sanity = study.table()
+print(study.wall_time_summary())
 
 # %% [markdown]
 # Mean accuracy over seeds in each setting, with its standard deviation over seeds (each seed
@@ -243,8 +239,10 @@ print("outside its range: " + (", ".join(missed) if missed else "none"))
 from fer_core.data.synthetic.face import STYLE_SCALES
 from fer_core.data.synthetic.world import RAMP
 
+from fer_core.methods.sanity import steps_of
+
 pd.Series({**{f"STYLE_SCALES[{k!r}]": v for k, v in STYLE_SCALES.items()}, "RAMP": RAMP,
-           "probe steps (A, B, C)": f"{P.steps}, {round(5 * P.steps / 4)}, {3 * P.steps}"}, name="value").to_frame()
+           "probe steps (A, B, C)": ", ".join(str(steps_of(m, P.steps)) for m in "ABC")}, name="value").to_frame()
 
 # %% [markdown]
 # ## How fast is the world?

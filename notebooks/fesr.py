@@ -63,14 +63,15 @@ live = False  # True in a Jupyter session with a kernel: adds an ipywidgets slid
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 
 from fer_core import runtime, viz
-from fer_core.claims import VERDICT_RULE
 from fer_core.methods import fesr
-from fer_core.methods import fesr_experiments as fx
-from fer_core.methods.fesr_nets import D_img, D_z, FESGANConfig, Generator, fesgan_layer_table, recognition_layer_table
+from fer_core.methods.fesr import D_img, D_z, FESGANConfig, Generator, fesgan_layer_table, recognition_layer_table
+from fer_core.methods.fesr import report
+from fer_core.methods.fesr.experiments import FESRStudy
 from fer_core.profiles import get_profile
+from fer_core.viz import show_source
 
 P = get_profile("fesr", profile)
 runtime.seed_everything(seed)
@@ -109,15 +110,13 @@ print(f"profile={P.name} device={runtime.pick_device(device)} settings={dict(P)}
 # same protocol. Below, a few test faces (peak frames) of the first fold.
 
 # %%
-data = fx.build_data(P, dataset=dataset, data_root=data_root, seed=seed)
-exp = fx.FESRExperiments(P, data, seed=seed, device=device, lightcnn_weights=lightcnn_weights)
+data = FESRStudy.build_data(P, dataset=dataset, data_root=data_root, seed=seed)
+exp = FESRStudy(P, data, seed=seed, device=device, lightcnn_weights=lightcnn_weights)
 print(data.name)
-pd.DataFrame([{"fold": k, "train faces": len(s.train), "test faces": len(s.test),
-               "test subjects": data.dataset.meta.subject.iloc[s.test].nunique()}
-              for k, s in enumerate(data.splits)]).set_index("fold").T
+data.sizes().T
 
 # %%
-test0 = exp.fold(0)["test"]
+test0 = data.fold(0, exp.device)["test"]
 show = torch.tensor(test0.meta.sort_values(["subject", "expression"]).index[: 2 * exp.K].tolist())
 viz.image_grid(test0.data["image"][show].cpu(), nrow=exp.K, col_labels=[data.classes[int(e)] for e in
                test0.data["expression"][show[: exp.K]]], title="two test subjects, peak frames (fold 0)")
@@ -139,8 +138,8 @@ fesgan_layer_table(gan)
 # The same code at the paper's size, for comparison with Table I (parameter counts only):
 
 # %%
-pd.DataFrame({"Table I at 128 px": fx.fesgan_param_counts(FESGANConfig(num_classes=exp.K)),
-              f"this profile ({P.size} px)": fx.fesgan_param_counts(gan)})
+pd.DataFrame({"Table I at 128 px": fesr.fesgan_param_counts(FESGANConfig(num_classes=exp.K)),
+              f"this profile ({P.size} px)": fesr.fesgan_param_counts(gan)})
 
 # %% [markdown]
 # A batch of zeros through each network shows the shapes:
@@ -178,7 +177,7 @@ print("R_ext(x):", tuple(R0.R_ext(x0).shape), " R(x):", tuple(R0(x0).shape))
 # For figures we fix $v$ (`intensity=`).
 
 # %%
-fx.show_source(fesr.label_code)
+show_source(fesr.label_code)
 
 # %%
 fesr.label_code(torch.tensor([4]), exp.K, intensity=torch.tensor([0.3]))
@@ -191,10 +190,10 @@ fesr.label_code(torch.tensor([4]), exp.K, intensity=torch.tensor([0.3]))
 #   L^{img}_{adv_d} = -\mathbb{E}[D^{adv}_{img}(x)] + \mathbb{E}[D^{adv}_{img}(\hat x)]$$
 
 # %%
-fx.show_source(fesr.adv_img_loss_D)
+show_source(fesr.adv_img_loss_D)
 
 # %%
-fx.show_source(fesr.gradient_penalty)
+show_source(fesr.gradient_penalty)
 
 # %% [markdown]
 # **Prior losses (Eqs. 6–7)**, the original (cross-entropy) GAN on codes, $z \sim U(-1,1)^n$:
@@ -203,7 +202,7 @@ fx.show_source(fesr.gradient_penalty)
 #   L^z_{adv_d} = -\mathbb{E}[\log D_z(z)] - \mathbb{E}[\log(1 - D_z(g(x)))]$$
 
 # %%
-fx.show_source(fesr.adv_z_loss_D)
+show_source(fesr.adv_z_loss_D)
 
 # %% [markdown]
 # **Classification losses of $D_{img}$ (Eqs. 8–9)**: the generator wants $\hat x$ classified
@@ -215,7 +214,7 @@ fx.show_source(fesr.adv_z_loss_D)
 # $L_{id} = \mathbb{E}\|F_{id}(x^{rec}) - F_{id}(x)\|_1$.
 
 # %%
-fx.show_source(fesr.id_loss)
+show_source(fesr.id_loss)
 
 # %% [markdown]
 # **Intra-class loss (Eqs. 14–16)** on a triplet $\{x, x^{p,r}, x^{p,f}\}$ of one class:
@@ -231,7 +230,7 @@ fx.show_source(fesr.id_loss)
 # In code this is one `detach()`: the real feature is a constant in $L^{rf}_{dist}$.
 
 # %%
-fx.show_source(fesr.intra_class_loss)
+show_source(fesr.intra_class_loss)
 
 # %% [markdown]
 # Autograd confirms it on three random feature vectors: with RDBP the synthetic term sends
@@ -254,10 +253,10 @@ for rdbp in (True, False):
 # $L_R = \lambda_6 L_{intra} + L^r_{cls,R} + L^f_{cls,R}$ (Eqs. 19, 26).
 
 # %%
-fx.show_source(fesr.objective_G)
+show_source(fesr.objective_G)
 
 # %%
-fx.show_source(fesr.objective_R)
+show_source(fesr.objective_R)
 
 # %% [markdown]
 # ## Algorithm 1
@@ -269,7 +268,7 @@ fx.show_source(fesr.objective_R)
 # variants of Section IV-D are switches of the same step (`fesr.ABLATIONS`).
 
 # %%
-fx.show_source(fesr.FESR.step)
+show_source(fesr.FESR.step)
 
 # %%
 pd.DataFrame([{"variant": v, "changes": ", ".join(f"{k}={val}" for k, val in sw.items()) or "(the proposed method)",
@@ -290,9 +289,10 @@ pd.DataFrame([{"variant": v, "changes": ", ".join(f"{k}={val}" for k, val in sw.
 # `torchrun` on `N` processes that share the profile's batch; see the page on several GPUs.
 
 # %%
-print(f"{len(exp.plan())} experiments: {len(exp.folds)} folds x {len(exp.seeds)} seed(s)")
+print(f"{len(exp.experiments)} experiments: {len(exp.folds)} folds x {len(exp.seeds)} seed(s), plus one identity "
+      "network per fold")
 results = exp.run_all()
-print(f"results cache: {exp.store.hits} reused, {exp.store.misses} computed")
+print(exp.wall_time_summary())
 
 # %% [markdown]
 # The training curves of the FG pre-training and of FESR_JL's joint stage on fold 0. The
@@ -343,7 +343,7 @@ viz.image_grid(r_fg["intensity"].transpose(0, 1).flatten(0, 1), nrow=len(levels)
 
 # %%
 if live:
-    G_live = exp.train("FG", 0, exp.seeds[0]).nets["G"]
+    G_live = exp.train(exp.make("FG", 0, exp.seeds[0])).nets["G"]
     x_live = r_fg["real"][:1].to(runtime.pick_device(device))
     display(viz.live_slider(lambda v: torch.cat([fesr.synthesize(G_live, x_live, y, intensity=v) for y in range(exp.K)]),
                             [round(v, 2) for v in torch.linspace(0, 1, 21).tolist()], description="v"))
@@ -453,7 +453,7 @@ fig
 # deviations below); read the comparison as "same direction?", not "same value?".
 
 # %%
-exp.paper_comparison().set_index(["table", "row"])
+exp.paper_comparison()
 
 # %% [markdown]
 # ## Claims ledger
@@ -463,16 +463,16 @@ exp.paper_comparison().set_index(["table", "row"])
 # %%
 ledger, per_fold = exp.ledger()
 display(ledger)
-display(Markdown(f"**Verdict rule.** {VERDICT_RULE}"))
+display(HTML(ledger.rule_html()))
 
 # %%
-per_fold.set_index(["claim", "fold", "seed"]).style.format("{:.3f}", na_rep="")
+per_fold.set_index(["claim", "fold", "seed"]).style.format({"value A": "{:.3f}", "value B": "{:.3f}"})
 
 # %% [markdown]
 # ## Deviations from the paper
 
 # %%
-exp.deviations()
+report.deviations(exp)
 
 # %% [markdown]
 # ## What matched, what did not, and why we think so
@@ -480,4 +480,14 @@ exp.deviations()
 # Every statement below is computed from this run's numbers.
 
 # %%
-display(Markdown(fx.closing_notes(exp, ledger)))
+display(Markdown(report.closing_notes(exp, ledger)))
+
+# %% [markdown]
+# ## Where the time went
+#
+# Every experiment of this chapter, whether this build computed it or read it from the
+# results cache, and how long its training and evaluation took when it was computed:
+
+# %%
+print(exp.wall_time_summary())
+exp.wall_times().pivot_table(index="experiment", columns="source", values="seconds", aggfunc=["count", "sum"])

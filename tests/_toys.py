@@ -81,3 +81,87 @@ class ExplodingMethod(ToyClassifier):
                     p.fill_(float("nan"))
             out["loss"] = torch.tensor(float("nan"))
         return out
+
+
+# ----------------------------------------------------------------- a toy chapter for the experiment layer
+import os  # noqa: E402
+import shutil  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from fer_core.data.base import FaceDataset  # noqa: E402
+from fer_core.data.protocols import subject_kfold  # noqa: E402
+from fer_core.experiments import ChapterData, Experiment, Plan, Study  # noqa: E402
+from fer_core.train import CHECKPOINT_NAME  # noqa: E402
+
+#: Set to "<variant>:<step>" to make that variant's step raise once (a simulated crash).
+CRASH_ENV = "FER_TOY_CRASH"
+
+
+class BlobFaces(FaceDataset):
+    """Two blobs as 8-D 'images' with subjects, so that protocols and folds apply."""
+
+    classes = ("neg", "pos")
+
+    def __init__(self, n: int = 48):
+        self.meta = pd.DataFrame({"expression": np.arange(n) % 2, "subject": [f"s{i % 6}" for i in range(n)]})
+        self.blobs = BlobDataset(n)
+
+    def load(self, i: int) -> dict:
+        item = self.blobs[i]
+        return {"image": item["x"], "expression": item["y"], "identity": torch.tensor(i % 6)}
+
+
+class CrashingClassifier(ToyClassifier):
+    def __init__(self, variant: str, lr: float):
+        super().__init__(lr=lr)
+        self.variant = variant
+
+    def step(self, batch, ctx):
+        crash = os.environ.get(CRASH_ENV, "")
+        if crash == f"{self.variant}:{ctx.step}":
+            os.environ[CRASH_ENV] = ""
+            raise RuntimeError(f"simulated crash of {self.variant} at step {ctx.step}")
+        return super().step({"x": batch["image"], "y": batch["expression"]}, ctx)
+
+
+class ToyStudy(Study):
+    """Per fold and seed: "pre" trains 6 steps; "fast" and "slow" continue from it to 12 steps."""
+
+    chapter = "toy"
+    STEPS = {"pre": 6, "fast": 12, "slow": 12}
+    LR = {"pre": 0.1, "fast": 0.2, "slow": 0.02}
+
+    @classmethod
+    def build_data(cls, P, *, dataset="synthetic", data_root=None, seed=0) -> ChapterData:
+        ds = BlobFaces()
+        return ChapterData(dataset=ds, splits=subject_kfold(ds.meta, int(P["folds"]), seed=seed), name="blobs",
+                           key="synthetic", spec={"dataset": "blobs"},
+                           build_args={"dataset": dataset, "data_root": data_root, "seed": seed})
+
+    def make(self, variant, fold=0, seed=0):
+        after = () if variant == "pre" else (self.make("pre", fold, seed),)
+        return Experiment(variant, fold, seed, after=after, why=("continues from pre",) * len(after),
+                          cost=self.STEPS[variant])
+
+    def plan(self):
+        return Plan([self.make(v, k, s) for k in self.folds for s in self.seeds for v in ("fast", "slow")])
+
+    def train(self, exp):
+        torch.manual_seed(exp.seed)
+        method = CrashingClassifier(exp.variant, self.LR[exp.variant])
+        if exp.variant != "pre" and not self.finished(exp, 0):
+            pre = self.make("pre", exp.fold, exp.seed)
+            self.run_dir(exp).mkdir(parents=True, exist_ok=True)
+            shutil.copy(self.run_dir(pre) / CHECKPOINT_NAME, self.run_dir(exp) / CHECKPOINT_NAME)
+        train = self.data.fold(exp.fold, self.device)["train"]
+        self.fit(method, exp, train, steps=self.STEPS[exp.variant], batch_size=4, ckpt_every=2, log_every=2)
+        return method
+
+    def evaluate(self, exp, method):
+        test = self.data.fold(exp.fold, self.device)["test"]
+        with torch.no_grad():
+            logits = method.nets["C"].eval()(test.data["image"])
+        return {"accuracy": float((logits.argmax(1) == test.data["expression"]).double().mean()),
+                "weights": torch.cat([p.detach().flatten() for p in method.nets.parameters()])}

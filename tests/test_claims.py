@@ -1,4 +1,5 @@
-"""The claims ledger: t intervals checked against scipy, and the one verdict rule."""
+"""The claims ledger: intervals (plain and corrected paired t), Holm's adjustment, the no-effect margin,
+checked against hand-computed cases and scipy."""
 
 from __future__ import annotations
 
@@ -7,15 +8,8 @@ import math
 import pytest
 from scipy import stats
 
-from fer_core.claims import (
-    DOES_NOT_HOLD,
-    HOLDS,
-    INCONCLUSIVE,
-    VERDICT_RULE,
-    Claim,
-    Ledger,
-    evaluate_claim,
-)
+from fer_core.claims import (ALPHA, DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, NO_EFFECT, VERDICT_RULE, Claim, Ledger,
+                             Replicates, evaluate_claim, holm, verdict_rule)
 
 TWO_STAGE = Claim("Two-stage training beats one-stage training", "Sec. IV-D, Fig. 8", "accuracy",
                   better="FESR_JL", variant_a="FESR_JL", variant_b="FESR_OneSt")
@@ -29,18 +23,62 @@ def test_paired_interval_hand_computed_and_matches_scipy():
     half = 3.182446 * math.sqrt(0.0002) / 2
     assert r.effect == pytest.approx(0.04)
     assert (r.ci_low, r.ci_high) == pytest.approx((0.04 - half, 0.04 + half), abs=1e-6)
-    ci = stats.ttest_rel(a, b).confidence_interval(0.95)
-    assert (r.ci_low, r.ci_high) == pytest.approx((ci.low, ci.high), rel=1e-9)
+    assert r.detectable == pytest.approx(half, abs=1e-6)
+    test = stats.ttest_rel(a, b)
+    assert (r.ci_low, r.ci_high) == pytest.approx(tuple(test.confidence_interval(0.95)), rel=1e-9)
+    assert r.p_value == pytest.approx(test.pvalue, rel=1e-9)
     assert r.n == 4 and r.mean_a == pytest.approx(0.815) and r.mean_b == pytest.approx(0.775)
     assert r.verdict == HOLDS
 
 
-def test_welch_interval_matches_scipy():
-    a, b = [0.70, 0.74, 0.71, 0.78, 0.69], [0.66, 0.71, 0.64]
-    r = evaluate_claim(TWO_STAGE, a, b, paired=False, confidence=0.9)
-    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.9)
-    assert (r.ci_low, r.ci_high) == pytest.approx((ci.low, ci.high), rel=1e-9)
-    assert r.n == 3 and not r.paired
+def test_corrected_resampled_t_widens_the_interval_by_the_test_train_ratio():
+    # Nadeau & Bengio: se^2 = s^2 (1/n + n_test/n_train). Differences 0.05, 0.04, 0.05, 0.02 over 4 folds of
+    # a 10-fold-like split (n_test/n_train = 1/9): se = sqrt(0.0002 * (1/4 + 1/9)).
+    a, b = [0.80, 0.82, 0.85, 0.79], [0.75, 0.78, 0.80, 0.77]
+    folds = Replicates.folds(n_test=10, n_train=90)
+    r = evaluate_claim(TWO_STAGE, a, b, replicates=folds)
+    se = math.sqrt(0.0002 * (1 / 4 + 1 / 9))
+    assert r.detectable == pytest.approx(3.182446 * se, abs=1e-6)
+    assert r.p_value == pytest.approx(2 * stats.t.sf(0.04 / se, 3), rel=1e-9)
+    plain = evaluate_claim(TWO_STAGE, a, b)
+    assert r.detectable > plain.detectable and r.p_value > plain.p_value
+    assert "corrected resampled t" in folds.describe()
+    with pytest.raises(ValueError, match="n_test > 0 and n_train > 0"):
+        Replicates.folds(0, 10)
+
+
+def test_holm_by_hand():
+    # sorted 0.01, 0.02, 0.04 (m = 3): 0.03, max(0.03, 0.04) = 0.04, max(0.04, 0.04) = 0.04
+    assert holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
+    assert holm([0.5, 0.3]) == pytest.approx([0.6, 0.6])
+    out = holm([0.01, float("nan"), 0.04])  # NaN (no interval) is left out of the family
+    assert out[0] == pytest.approx(0.02) and math.isnan(out[1]) and out[2] == pytest.approx(0.04)
+
+
+def test_a_claim_significant_alone_can_be_inconclusive_in_its_family():
+    a, b = [0.80, 0.82, 0.85, 0.79], [0.77, 0.80, 0.82, 0.74]  # p about 0.011 on its own
+    alone = evaluate_claim(TWO_STAGE, a, b)
+    assert alone.p_value < ALPHA and alone.verdict == HOLDS
+    ledger = Ledger()
+    ledger.add(TWO_STAGE, a, b)
+    for _ in range(4):  # four null claims join the family
+        ledger.add(TWO_STAGE, [0.8, 0.7, 0.9, 0.6], [0.7, 0.8, 0.6, 0.9])
+    first = ledger.results[0]
+    assert first.p_adjusted == pytest.approx(min(1.0, 5 * alone.p_value)) and first.verdict == INCONCLUSIVE
+    assert ledger.counts()[INCONCLUSIVE] == 5
+
+
+def test_no_effect_needs_the_whole_interval_inside_the_margin():
+    similar = Claim("New identities are as good as same identities", "Sec. IV-D-4", "accuracy", "A", "A", "B",
+                    margin=0.02, expects="no effect")
+    tight = evaluate_claim(similar, [0.801, 0.799, 0.802, 0.800], [0.800, 0.800, 0.800, 0.801])
+    assert -0.02 < tight.ci_low and tight.ci_high < 0.02 and tight.verdict == NO_EFFECT and tight.agrees is True
+    wide = evaluate_claim(similar, [0.85, 0.75, 0.82, 0.78], [0.80, 0.80, 0.80, 0.80])
+    assert wide.ci_high > 0.02 and wide.verdict == INCONCLUSIVE and wide.agrees is None
+    differs = evaluate_claim(similar, [0.90, 0.91, 0.92], [0.80, 0.80, 0.82])
+    assert differs.verdict == HOLDS and differs.agrees is False
+    with pytest.raises(ValueError, match="needs the margin"):
+        Claim("x", "y", "accuracy", "A", "A", "B", expects="no effect")
 
 
 @pytest.mark.parametrize(
@@ -56,19 +94,18 @@ def test_verdict_rule(a, b, verdict):
     r = evaluate_claim(TWO_STAGE, a, b)
     assert r.verdict == verdict
     if verdict == HOLDS:
-        assert r.ci_low > 0
+        assert r.ci_low > 0 and r.agrees is True
     elif verdict == DOES_NOT_HOLD:
-        assert r.ci_high < 0 and r.effect < 0
+        assert r.ci_high < 0 and r.effect < 0 and r.agrees is False
     else:
         assert r.ci_low <= 0 <= r.ci_high
 
 
-def test_single_seed_is_inconclusive_with_undefined_interval():
+def test_single_replicate_is_inconclusive_with_undefined_interval():
     r = evaluate_claim(TWO_STAGE, [0.95], [0.50])
     assert r.effect == pytest.approx(0.45)
-    assert math.isnan(r.ci_low) and math.isnan(r.ci_high)
+    assert math.isnan(r.ci_low) and math.isnan(r.ci_high) and math.isnan(r.detectable)
     assert r.verdict == INCONCLUSIVE
-    assert evaluate_claim(TWO_STAGE, [0.95, 0.96], [0.5], paired=False).verdict == INCONCLUSIVE
 
 
 def test_direction_follows_better_and_higher_is_better():
@@ -83,7 +120,7 @@ def test_direction_follows_better_and_higher_is_better():
 
 def test_equal_paired_differences_give_a_point_interval():
     r = evaluate_claim(TWO_STAGE, [0.8, 0.9, 0.7], [0.7, 0.8, 0.6])
-    assert r.ci_low == pytest.approx(0.1) and r.ci_high == pytest.approx(0.1)
+    assert r.ci_low == pytest.approx(0.1) and r.ci_high == pytest.approx(0.1) and r.p_value < 1e-12
     assert r.verdict == HOLDS
 
 
@@ -92,7 +129,7 @@ def test_bad_inputs_raise_clear_errors():
         Claim("x", "y", "accuracy", better="C", variant_a="A", variant_b="B")
     with pytest.raises(ValueError, match="with itself"):
         Claim("x", "y", "accuracy", better="A", variant_a="A", variant_b="A")
-    with pytest.raises(ValueError, match="paired=False"):
+    with pytest.raises(ValueError, match="one value per replicate"):
         evaluate_claim(TWO_STAGE, [0.8, 0.9], [0.7])
     with pytest.raises(ValueError, match="non-finite"):
         evaluate_claim(TWO_STAGE, [0.8, float("nan")], [0.7, 0.6])
@@ -103,16 +140,18 @@ def test_bad_inputs_raise_clear_errors():
 def test_ledger_renders_table_and_records():
     ledger = Ledger()
     ledger.add(TWO_STAGE, [0.90, 0.91, 0.92], [0.80, 0.80, 0.82])
-    ledger.add(TWO_STAGE, [0.95], [0.50])
+    ledger.add(Claim("x", "Table 2", "accuracy", "A", "A", "B", paper_effect=0.021), [0.95], [0.50])
     df = ledger.to_frame()
-    assert list(df.columns) == ["claim", "source", "metric", "A vs B", "effect [CI]", "n", "verdict"]
     assert df["verdict"].tolist() == [HOLDS, INCONCLUSIVE]
     assert df.loc[0, "A vs B"] == "FESR_JL: 0.910 ± 0.010 vs FESR_OneSt: 0.807 ± 0.012"
-    assert df.loc[1, "effect [CI]"] == "+0.450 [undefined]"
+    assert df.loc[1, "effect [interval]"] == "+0.450 [undefined]" and df.loc[1, "paper's effect"] == "+0.021"
     html = ledger._repr_html_()
     assert "<table" in html and HOLDS in html and "Sec. IV-D, Fig. 8" in html
-    raw = ledger.to_frame(formatted=False)
-    assert raw.loc[0, "effect"] == pytest.approx(0.1033333, abs=1e-6)
     assert ledger.to_records()[0]["values_a"] == [0.90, 0.91, 0.92]
-    assert "HOLDS" in VERDICT_RULE and "DOES NOT HOLD" in VERDICT_RULE and "INCONCLUSIVE" in VERDICT_RULE
     assert Ledger().to_html().startswith("<p>")
+
+
+def test_the_printed_rule_follows_the_confidence_the_code_uses():
+    assert "95% interval" in VERDICT_RULE and "below 0.05" in VERDICT_RULE and "Holm" in VERDICT_RULE
+    assert "90% interval" in verdict_rule(0.9) and "below 0.1 " in verdict_rule(0.9)
+    assert Ledger(confidence=0.9).rule_html().count("90%") == 1

@@ -19,8 +19,9 @@ from torch import nn
 
 from fer_core import distributed
 from fer_core.io import load_checkpoint
-from fer_core.train import (CPU_BF16_ENV, GPUCachedDataset, StepContext, _all_reduce_mean_grads, amp_supported,
-                            cpu_has_native_bf16, fit, make_adam, prepare_nets)
+from fer_core.data.memory import MemoryCachedDataset
+from fer_core.distributed import all_reduce_mean_grads
+from fer_core.train import CPU_BF16_ENV, StepContext, amp_supported, cpu_has_native_bf16, fit, make_adam, prepare_nets
 from tests._toys import BlobDataset, ToyClassifier, ToyGAN
 
 STEPS, BATCH, SEED = 12, 8, 3  # 2 ranks x 8 = 16 of 64 samples: 12 steps cross 3 epochs
@@ -81,7 +82,7 @@ def _grad_flags_check() -> dict[str, bool]:
     never, sometimes = nn.Parameter(torch.ones(3)), nn.Parameter(torch.ones(3))
     if dist.get_rank() == 1:
         sometimes.grad = torch.full((3,), 4.0)
-    _all_reduce_mean_grads([never, sometimes], dist.get_world_size())
+    all_reduce_mean_grads([never, sometimes], dist.get_world_size())
     return {"never_stays_none": never.grad is None,
             "sometimes_averaged": sometimes.grad is not None and torch.equal(sometimes.grad, torch.full((3,), 2.0))}
 
@@ -212,7 +213,7 @@ def test_rank_helpers_outside_torchrun(monkeypatch):
 
 
 def test_cached_dataset_trains_exactly_like_the_streamed_one():
-    cached = GPUCachedDataset(BlobDataset(), device="cpu")
+    cached = MemoryCachedDataset(BlobDataset(), device="cpu")
     assert len(cached) == 64 and cached[5]["x"].shape == (8,)
     a = ToyClassifier()  # seeds the global RNG: dropout masks are drawn alike in both runs
     fit(a, BlobDataset(), steps=6, batch_size=8, seed=1, progress=False, device="cpu")
@@ -224,7 +225,7 @@ def test_cached_dataset_trains_exactly_like_the_streamed_one():
 
 def test_cached_dataset_refuses_what_does_not_fit():
     with pytest.raises(ValueError, match="GiB.*max_bytes"):
-        GPUCachedDataset(BlobDataset(), device="cpu", max_bytes=100)
+        MemoryCachedDataset(BlobDataset(), device="cpu", max_bytes=100)
 
 
 def test_make_adam_takes_the_same_steps_as_adam():

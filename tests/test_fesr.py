@@ -10,14 +10,14 @@ import pytest
 import torch
 
 from fer_core.data.base import FaceDataset
-from fer_core.methods.fesr import (ABLATIONS, FESGAN_VARIANTS, FESR, VARIANTS, FESRConfig, IdentityExtractor,
-                                   R_ext_features, adv_img_loss_D, adv_img_loss_G, adv_z_loss_D, adv_z_loss_G,
-                                   cls_loss, continue_from_pretraining, fesr_variant, gradient_penalty, id_loss,
-                                   intra_class_loss, objective_D_img, objective_G, objective_R, rec_loss,
-                                   recognition_accuracy, same_class_partner, sample_new_identities, synthesize,
-                                   train_identity_net)
-from fer_core.methods.fesr_nets import (D_img, D_z, FESGANConfig, G_dec, G_enc, Generator, IdentityCNN, R, RConfig,
-                                        fesgan_layer_table, label_code, recognition_layer_table)
+from fer_core import evaluate
+from fer_core.methods.fesr import (ABLATIONS, FESGAN_VARIANTS, FESR, VARIANTS, D_img, D_z, FESGANConfig, FESRConfig,
+                                   G_dec, G_enc, Generator, R, RConfig, adv_img_loss_D, adv_img_loss_G, adv_z_loss_D,
+                                   adv_z_loss_G, cls_loss, continue_from_pretraining, fesgan_layer_table, fesr_variant,
+                                   gradient_penalty, id_loss, intra_class_loss, label_code, objective_D_img,
+                                   objective_G, objective_R, rec_loss, recognition_layer_table, same_class_partner,
+                                   sample_new_identities, synthesize)
+from fer_core.nets.identity import IdentityCNN, IdentityExtractor, train_identity_net
 from fer_core.nets.lightcnn import LightCNN29v2
 from fer_core.train import StepContext, fit
 
@@ -399,10 +399,10 @@ def test_shared_pretraining_equals_training_from_scratch(tmp_path):
 
 def test_train_identity_net_and_extractor(tmp_path):
     data = ToyFaces()
-    net = train_identity_net(data, steps=2, batch_size=7, widths=ID_ARCH["widths"], feature_dim=8,
+    net = train_identity_net(data, steps=2, batch_size=7, arch="lightcnn", widths=ID_ARCH["widths"], feature_dim=8,
                              run_dir=tmp_path, progress=False)
     assert net.num_classes == len(data.subjects) == 6
-    assert "6 training identities" in net.source and 0 <= net.train_accuracy <= 1
+    assert "6 training identities" in net.source and "LightCNN-29 v2 layout" in net.source
     F_id = IdentityExtractor(net)
     F_id.train()
     assert not F_id.training and not any(p.requires_grad for p in F_id.parameters())
@@ -421,9 +421,10 @@ def test_synthesis_and_evaluation_helpers():
     faces = sample_new_identities(G.G_dec, 4, [0, 3, 6], generator=torch.Generator().manual_seed(0))
     assert faces.shape == (4, 3, 3, S, S) and faces.abs().max() <= 1
     data = ToyFaces(n=10)
-    acc = recognition_accuracy(net_R, data, batch_size=4)
-    assert len(acc["y_true"]) == len(acc["y_pred"]) == 10
-    assert acc["accuracy"] == float((acc["y_true"] == acc["y_pred"]).mean())
-    assert R_ext_features(net_R, data, batch_size=4).shape == (10, RC.fcs[1])
-    assert R_ext_features(net_R, x).shape == (3, RC.fcs[1])
+    scores = evaluate.classify(net_R, data, batch_size=4)
+    assert scores["y_true"].tolist() == data.meta.expression.tolist() and len(scores["y_pred"]) == 10
+    feats = evaluate.features(net_R.R_ext, data, modules=(net_R,), batch_size=4)
+    assert feats.shape == (10, RC.fcs[1])
+    assert torch.allclose(feats[:3], evaluate.features(net_R.R_ext, torch.stack([data[i]["image"] for i in range(3)]),
+                                                      modules=(net_R,)), atol=1e-5)  # batch size does not matter
     assert net_R.training  # helpers restore the mode

@@ -281,15 +281,3 @@ def test_bench_renderer_reports_rates():
     assert rows[0]["render_img_s"] > 0 and rows[0]["png_img_s"] > 0 and rows[0]["ratio"] > 0
     with pytest.raises(ValueError, match="sizes"):
         bench_renderer(sizes=(0,), n=4)
-
-
-@pytest.mark.slow
-def test_sanity_experiment_runs_and_reports_every_setting():
-    from fer_core.data.synthetic import TARGETS, sanity_experiment
-
-    table = sanity_experiment(size=32, n_identities=2, fine_identities=1, n_unseen=1, steps=1, weak_steps=1,
-                              fine_steps=1, batch_size=4, width=4, progress=False)
-    assert list(table["setting"]) == list(TARGETS)
-    assert table["accuracy"].between(0, 1).all() and (table["classes"].isin([7, 54])).all()
-    with pytest.raises(ValueError, match="steps"):
-        sanity_experiment(steps=0)

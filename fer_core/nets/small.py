@@ -5,10 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["SmallCNN"]
+__all__ = ["SmallCNN", "conv_block"]
 
 
-def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
+def conv_block(c_in: int, c_out: int) -> nn.Sequential:
+    """[Conv 3x3, BatchNorm, ReLU] x 2, then MaxPool(2): ``(B, c_in, H, W)`` -> ``(B, c_out, H/2, W/2)``."""
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
         nn.BatchNorm2d(c_out),
@@ -46,7 +47,7 @@ class SmallCNN(nn.Module):
             raise ValueError(f"width must be >= 1, got {width}")
         w = width
         self.body = nn.Sequential(
-            _conv_block(in_channels, w), _conv_block(w, 2 * w), _conv_block(2 * w, 4 * w), _conv_block(4 * w, 4 * w)
+            conv_block(in_channels, w), conv_block(w, 2 * w), conv_block(2 * w, 4 * w), conv_block(4 * w, 4 * w)
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * w, num_classes))

@@ -32,6 +32,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from fer_core.data.base import EXPRESSIONS_7, EXPRESSIONS_8
+from fer_core.data.synthetic.controls import CONTROL_NAMES, N_CONTROLS, C
 from fer_core.data.synthetic.face import STREAM_CLASS_STYLE, STYLE_SCALES, hash_normal, hash_uniform
 
 __all__ = [
@@ -39,14 +40,6 @@ __all__ = [
     "expression_set", "fine_grained", "expression_controls", "au_controls",
 ]
 
-CONTROL_NAMES: tuple[str, ...] = (
-    "brow_inner", "brow_outer", "brow_together", "brow_arch", "eye_open", "lower_lid",
-    "temporal_wr", "below_wr", "nasal_wr", "cheek", "corner_l", "corner_r", "mouth_stretch",
-    "lips_part", "jaw_drop", "lip_press", "upper_lip", "lower_lip", "dimple_l", "dimple_r",
-    "forehead_wr", "nasolabial", "glabella",
-)
-N_CONTROLS = len(CONTROL_NAMES)
-C: Mapping[str, int] = {name: i for i, name in enumerate(CONTROL_NAMES)}
 
 #: Action unit -> the controls it moves (weights per unit AU intensity). ``corner_l`` is
 #: the lip corner on the image left (the subject's right); "R12"/"R14" act on one side only.

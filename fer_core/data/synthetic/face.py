@@ -14,7 +14,7 @@ is asked for. That is what makes every sample of the world a pure function of
 ``(seed, index)``.
 
 Controls: :mod:`~fer_core.data.synthetic.expressions` turns an expression label into a
-vector of ``N_CONTROLS`` geometric controls (see ``CONTROL_NAMES`` there); this module
+vector of ``N_CONTROLS`` geometric controls (see ``controls.CONTROL_NAMES``); this module
 turns controls into the shape of each facial feature (:func:`feature_shapes`) and the
 68 iBUG/dlib landmarks (:func:`landmarks_3d`).
 """
@@ -25,6 +25,8 @@ import math
 from typing import Mapping
 
 import numpy as np
+
+from fer_core.data.synthetic.controls import C
 
 __all__ = [
     "hash_uniform", "hash_normal", "identity_params", "feature_shapes", "landmarks_3d", "surface_depth",
@@ -116,7 +118,7 @@ def identity_params(seed: int, ids: np.ndarray, *, n_controls: int, idiosyncrasy
         seed: the world seed.
         ids: ``(N,)`` non-negative identity numbers; identity ``i`` is the same person in
             every dataset of the same world.
-        n_controls: length of the control vector (``expressions.N_CONTROLS``).
+        n_controls: length of the control vector (``controls.N_CONTROLS``).
         idiosyncrasy: scales how much identities differ in *how* they express (resting
             offsets, per-control gains); 0 gives every identity the same style.
         glasses_rate, beard_rate: fraction of identities with glasses / a beard.
@@ -175,8 +177,6 @@ def feature_shapes(p: Mapping[str, np.ndarray], g: np.ndarray) -> dict[str, np.n
         away from the face midline and ``dv`` down; mouth coordinates relative to
         ``(0, my)``.
     """
-    from fer_core.data.synthetic.expressions import C  # control indices
-
     def c(name):
         return g[:, C[name]]
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fer_core.data.synthetic.render import BOXES, COLOURS
+from fer_core.data.synthetic.groups import BOXES, COLOURS
 
 __all__ = ["render_rows"]
 

@@ -33,15 +33,13 @@ from typing import Mapping
 import numpy as np
 import torch
 
+from fer_core.data.synthetic.groups import BOXES, COLOURS
+
 
 __all__ = ["render", "uses_kernel", "project", "rotation", "noise_bank", "LUMA", "N_BANK"]
 
 LUMA = np.array([0.299, 0.587, 0.114])
 N_BANK = 61
-#: Feature groups with a pixel box of their own per face (the order of ``_all_boxes``'s rows).
-BOXES = ("eyes", "centre", "forehead", "mouth", "arm_l", "arm_r", "beard", "nose", "neck")
-#: Per-face colours (the order of ``_colours``'s rows).
-COLOURS = ("skin", "hair", "hair_skin", "brow", "lip", "neck", "bg")
 _BANKS: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]] = {}
 
 

@@ -46,7 +46,7 @@ SIZE_RANGE = (32, 256)
 YAW_LIMIT = 60.0
 PITCH_LIMIT = 45.0
 #: Sequence intensity ramp exponent: frame f of n has intensity peak * (f / (n - 1)) ** RAMP
-#: (calibrated: 0.7, a fast onset; see ``sanity``).
+#: (calibrated: 0.7, a fast onset; see :mod:`fer_core.methods.sanity`).
 RAMP = 0.7
 # Faces rendered per call. The torch code keeps its (chunk, S, S) pixel arrays in cache with 64; the compiled
 # CPU loop works one row at a time, so larger chunks only amortise the per-call parameter set-up.
@@ -81,7 +81,7 @@ class FaceWorld:
         seed: the world seed; identity ``i`` of a world is the same person in every dataset.
         idiosyncrasy: how differently identities express (resting offsets, per-control gains,
             their own rendition of each class); 0 = everybody expresses the same way, 1 = the
-            calibrated default (see ``face.STYLE_SCALES`` and :mod:`~fer_core.data.synthetic.sanity`).
+            calibrated default (see ``face.STYLE_SCALES`` and :mod:`fer_core.methods.sanity`).
         nuisance: strength of illumination, background, framing, head motion and noise
             variation (0 = a clean canonical studio, 1 = the calibrated default).
         nuisance_seed: seed of the nuisances (default: ``seed``); change it to re-shoot the

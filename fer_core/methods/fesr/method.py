@@ -1,7 +1,8 @@
 """FESR: joint facial expression synthesis and recognition with real data-guided back-propagation.
 
 Paper: "Joint Deep Learning of Facial Expression Synthesis and Recognition" (FESR;
-Sections III-IV, Tables I-II, Algorithm 1). Networks are in :mod:`fer_core.methods.fesr_nets`.
+Sections III-IV, Tables I-II, Algorithm 1). Networks are in :mod:`fer_core.methods.fesr.nets`,
+losses in :mod:`fer_core.methods.fesr.losses`.
 
 Stage 1 (``ctx.step < P_pre``) pre-trains FESGAN: ``D_z`` (Eq. 24), ``D_img`` (Eq. 23) and
 ``G`` (Eq. 22) in turn. Stage 2 adds ``R``, trained on triplets ``{x, x^{p,r}, x^{p,f}}``
@@ -39,178 +40,33 @@ expression ``y'`` (over many steps: all expressions) instead of all K at once, s
 feeds ``R`` as many synthetic images per step as FESR_JL-IL does. The WGAN-GP weight (10) is
 not given in the paper; we use the WGAN-GP default.
 
-``L_rec`` and ``L_id`` are L1 *norms* per sample (sums over pixels / features), as Eqs. (10)
-and (12) write them. A mean over pixels instead would shrink λ2 by the pixel count (3072 at
-32x32x3): the adversarial term then dominates the generator and, in our short CPU runs, it
-never learns to reconstruct a face.
+``L_rec`` and ``L_id`` are mean absolute errors per pixel / feature (see
+:func:`~fer_core.methods.fesr.losses.rec_loss`): the paper's ``E||.||_1`` does not say whether
+the norm is summed or averaged.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, Iterator, Sequence
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
 
+from fer_core.evaluate import eval_mode, module_device
 from fer_core.io import load_checkpoint, save_checkpoint
-from fer_core.methods.fesr_nets import (D_img, D_z, FESGANConfig, Generator, IdentityCNN, IdentityExtractor, R, RConfig,
-                                        fesgan_layer_table, label_code, recognition_layer_table, train_identity_net)
+from fer_core.methods.fesr.losses import (adv_img_loss_D, adv_img_loss_G, adv_z_loss_D, adv_z_loss_G, cls_loss,
+                                          gradient_penalty, id_loss, intra_class_loss, objective_D_img, objective_G,
+                                          objective_R, rec_loss, same_class_partner)
+from fer_core.methods.fesr.nets import D_img, D_z, FESGANConfig, Generator, R, RConfig, label_code
+from fer_core.nets.identity import IdentityCNN, IdentityExtractor
 from fer_core.nets.lightcnn import LightCNN29v2
 from fer_core.train import CHECKPOINT_FORMAT, CHECKPOINT_NAME, Method, StepContext, make_adam
 
-__all__ = [
-    "FESRConfig", "FESR", "VARIANTS", "ABLATIONS", "FESGAN_VARIANTS", "fesr_variant", "IdentityExtractor", "IdentityCNN",
-    "train_identity_net", "adv_img_loss_G", "adv_img_loss_D", "gradient_penalty", "adv_z_loss_G", "adv_z_loss_D",
-    "cls_loss", "rec_loss", "id_loss", "intra_class_loss", "IntraClass", "objective_G", "objective_D_img",
-    "objective_R", "same_class_partner", "synthesize", "sample_new_identities", "recognition_accuracy",
-    "R_ext_features", "continue_from_pretraining", "label_code", "fesgan_layer_table", "recognition_layer_table",
-]
-
-# ---------------------------------------------------------------------------- losses
-
-
-def adv_img_loss_G(critic_fake: torch.Tensor) -> torch.Tensor:
-    """``L^img_adv_g = -E[D_img^adv(x̂)]``; ``critic_fake`` ``(B,)``. Implements Eq. (4) of FESR."""
-    return -critic_fake.mean()
-
-
-def adv_img_loss_D(critic_real: torch.Tensor, critic_fake: torch.Tensor) -> torch.Tensor:
-    """``L^img_adv_d = -E[D_img^adv(x)] + E[D_img^adv(x̂)]``. Implements Eq. (5) of FESR."""
-    return critic_fake.mean() - critic_real.mean()
-
-
-def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor, *,
-                     eps: torch.Tensor | None = None) -> torch.Tensor:
-    """WGAN-GP penalty ``E[(||∇ D(x̃)||_2 - 1)^2]`` on ``x̃ = eps x + (1 - eps) x̂`` (WGAN-GP, used by Eq. 5).
-
-    The norm is taken per sample over all of ``(C, H, W)``, not per pixel.
-
-    Args:
-        critic: maps ``(B, C, H, W)`` to ``(B,)``.
-        real, fake: ``(B, C, H, W)``; ``fake`` is detached here.
-        eps: ``(B,)`` mixing weights in [0, 1]; default ``U(0, 1)``.
-    """
-    if eps is None:
-        eps = torch.rand(real.shape[0], device=real.device)
-    mix = (eps.view(-1, *[1] * (real.dim() - 1)) * real.detach() + (1 - eps.view(-1, *[1] * (real.dim() - 1))) * fake.detach())
-    mix.requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(mix).sum(), mix, create_graph=True)
-    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
-
-
-def adv_z_loss_G(logits_gx: torch.Tensor) -> torch.Tensor:
-    """``L^z_adv_g = -E[log D_z(g(x))]`` from ``D_z`` logits ``(B,)``. Implements Eq. (6) of FESR."""
-    return F.binary_cross_entropy_with_logits(logits_gx, torch.ones_like(logits_gx))
-
-
-def adv_z_loss_D(logits_z: torch.Tensor, logits_gx: torch.Tensor) -> torch.Tensor:
-    """``L^z_adv_d = -E[log D_z(z)] - E[log(1 - D_z(g(x)))]`` with ``z ~ U(-1, 1)``. Implements Eq. (7) (= Eq. 24)."""
-    return (F.binary_cross_entropy_with_logits(logits_z, torch.ones_like(logits_z))
-            + F.binary_cross_entropy_with_logits(logits_gx, torch.zeros_like(logits_gx)))
-
-
-def cls_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """``-E[log p(label | image)]``: Eq. (8) (``D_img`` on x̂, target y'), Eq. (9) (``D_img`` on x, y),
-    Eqs. (20)-(21) (``R`` on x and x^{p,f}). ``logits`` ``(B, K)``, ``labels`` ``(B,)``."""
-    return F.cross_entropy(logits, labels)
-
-
-def rec_loss(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
-    """``L_rec = E||x - x^rec||_1``, read as the mean absolute error per pixel and channel.
-    Implements Eq. (10) of FESR.
-
-    The paper does not say whether the norm is summed or averaged over pixels. Summed, at
-    32 px it is about 3,000 times larger than the adversarial and classification terms, and
-    with lambda_2 = 10 the generator learns to copy its input and ignores the target
-    expression (we observed exactly that); averaged, as in StarGAN's and ExprGAN's code,
-    the paper's lambdas balance the terms."""
-    return (x - x_rec).abs().mean()
-
-
-def id_loss(F_id: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
-    """``L_id = E||F_id(x^rec) - F_id(x)||_1``, the mean absolute difference per feature (averaged
-    like :func:`rec_loss`); gradient flows into ``x_rec`` only. Implements Eq. (12) of FESR."""
-    with torch.no_grad():
-        target = F_id(x)
-    return (F_id(x_rec) - target).abs().mean()
-
-
-class IntraClass(NamedTuple):
-    total: torch.Tensor
-    r_dist: torch.Tensor
-    rf_dist: torch.Tensor
-
-
-def intra_class_loss(f_x: torch.Tensor, f_pr: torch.Tensor, f_pf: torch.Tensor, *, rdbp: bool = True,
-                     mask: torch.Tensor | None = None) -> IntraClass:
-    """``L_intra = ||R_ext(x) - R_ext(x^{p,r})||_2 + ||R_ext(x) - R_ext(x^{p,f})||_2``, batch means.
-
-    Implements Eqs. (14)-(16) of FESR and, with ``rdbp=True``, its real data-guided
-    back-propagation (Eqs. 17-18): in the ``L^rf_dist`` term ``R_ext(x)`` is a constant, so that
-    term's gradient reaches the weights only through ``R_ext(x^{p,f})``. ``rdbp=False`` is plain
-    SGD (gradient through both features; FESR_JL-RDBP).
-
-    Args:
-        f_x, f_pr, f_pf: ``(B, D)`` features of x, x^{p,r}, x^{p,f}.
-        mask: ``(B,)`` bool, which rows of ``f_pr`` are real partners (rows without one are
-            left out of ``L^r_dist``); default all.
-    """
-    d_r = (f_x - f_pr).norm(dim=1)
-    r_dist = d_r[mask].mean() if mask is not None else d_r.mean()
-    if not torch.isfinite(r_dist):  # no valid partner in the batch
-        r_dist = f_x.sum() * 0
-    anchor = f_x.detach() if rdbp else f_x
-    rf_dist = (anchor - f_pf).norm(dim=1).mean()
-    return IntraClass(r_dist + rf_dist, r_dist, rf_dist)
-
-
-def objective_G(terms: Mapping[str, torch.Tensor], lambdas: Sequence[float]) -> torch.Tensor:
-    """``L_G`` of Eq. (22), or Eq. (25) when ``terms`` holds ``"cls_R_fake"``; missing terms are 0.
-
-    ``terms`` keys: ``adv_img``, ``adv_z``, ``rec``, ``id``, ``cls_D_fake``, ``cls_R_fake``.
-    """
-    l1, l2, l3, l4 = lambdas[:4]
-    zero = next(iter(terms.values())).new_zeros(()) if terms else torch.zeros(())
-    t = lambda k: terms.get(k, zero)  # noqa: E731
-    return t("adv_img") + l1 * t("adv_z") + l2 * t("rec") + l3 * t("id") + l4 * (t("cls_D_fake") + t("cls_R_fake"))
-
-
-def objective_D_img(adv_d: torch.Tensor, gp: torch.Tensor, cls_real: torch.Tensor | None, *, lambda5: float,
-                    lambda_gp: float) -> torch.Tensor:
-    """``L_D_img = λ5 (L^img_adv_d + λ_gp GP) + L^r_cls,D``. Implements Eq. (23) with WGAN-GP."""
-    out = lambda5 * (adv_d + lambda_gp * gp)
-    return out if cls_real is None else out + cls_real
-
-
-def objective_R(intra: torch.Tensor | None, cls_real: torch.Tensor, cls_fake: torch.Tensor | None, *,
-                lambda6: float) -> torch.Tensor:
-    """``L_R = λ6 L_intra + L^r_cls,R + L^f_cls,R``. Implements Eqs. (19) and (26) of FESR."""
-    out = cls_real
-    if cls_fake is not None:
-        out = out + cls_fake
-    return out if intra is None else out + lambda6 * intra
-
-
-def same_class_partner(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each sample, a random *other* sample of the batch with the same label.
-
-    Returns ``(index (B,), valid (B,) bool)``; where no partner exists the index is the sample itself.
-    """
-    same = y[:, None] == y[None, :]
-    same.fill_diagonal_(False)
-    scores = torch.rand(same.shape, device=y.device).masked_fill(~same, -1.0)
-    valid = same.any(dim=1)
-    return torch.where(valid, scores.argmax(dim=1), torch.arange(len(y), device=y.device)), valid
-
-
-# ---------------------------------------------------------------------------- configuration
+__all__ = ["FESRConfig", "FESR", "VARIANTS", "ABLATIONS", "FESGAN_VARIANTS", "TWO_STAGE", "fesr_variant",
+           "continue_from_pretraining", "synthesize", "sample_new_identities"]
 
 
 @dataclass(frozen=True)
@@ -285,8 +141,8 @@ def fesr_variant(name: str, **options: Any) -> FESRConfig:
         raise ValueError(f"unknown FESR variant {name!r}; choose one of {list(VARIANTS)}")
     return FESRConfig(**{**options, **VARIANTS[name], "variant": name})
 
-
-# ---------------------------------------------------------------------------- the method
+#: Variants whose stage 1 is FG's pre-training (all but BASELINE and FESR_OneSt).
+TWO_STAGE = ("FESR_SL", "FESR_JL-IL", "FESR_JL-RDBP", "FESR_Real", "FESR_JL")
 
 
 @contextlib.contextmanager
@@ -309,7 +165,7 @@ class FESR(Method):
         config: a :class:`FESRConfig`, usually from :func:`fesr_variant`.
         F_id: identity feature extractor for ``L_id`` (published LightCNN-29 v2 via
             :func:`~fer_core.nets.lightcnn.load_lightcnn29v2`, or a stand-in from
-            :func:`train_identity_net`); required when the variant uses ``L_id``.
+            :func:`~fer_core.nets.identity.train_identity_net`); required when the variant uses ``L_id``.
         R_stem: network whose front (LightCNN's Conv1-Pool3) becomes ``R``'s frozen front
             (usually the same as ``F_id``); ``None`` trains a fresh stem with ``R``.
 
@@ -497,24 +353,6 @@ def continue_from_pretraining(method: FESR, pretrained: str | Path, run_dir: str
     return step
 
 
-# ---------------------------------------------------------------------------- chapter helpers
-
-
-@contextlib.contextmanager
-def _eval(module: nn.Module) -> Iterator[None]:
-    was = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        module.train(was)
-
-
-def _device(module: nn.Module) -> torch.device:
-    return next(module.parameters()).device
-
-
 def synthesize(G: Generator, x: torch.Tensor, target_expression: int | torch.Tensor, *,
                intensity: float | torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
     """``x̂ = G_dec([G_enc(x), u(y')])`` for figures (Eq. 3).
@@ -527,9 +365,9 @@ def synthesize(G: Generator, x: torch.Tensor, target_expression: int | torch.Ten
     Returns:
         ``(B, c, S, S)`` in [-1, 1], on CPU.
     """
-    dev = _device(G)
+    dev = module_device(G)
     y = torch.as_tensor(target_expression, dtype=torch.long).expand(x.shape[0]).to(dev)
-    with _eval(G):
+    with eval_mode(G):
         u = label_code(y, G.config.num_classes, intensity=intensity, generator=generator)
         return G(x.to(dev), u).cpu()
 
@@ -541,46 +379,11 @@ def sample_new_identities(G_dec: nn.Module, n: int, expressions: Sequence[int], 
     Returns:
         ``(n, len(expressions), c, S, S)`` in [-1, 1], on CPU.
     """
-    dev = _device(G_dec)
+    dev = module_device(G_dec)
     z = torch.rand(n, G_dec.latent_dim, generator=generator) * 2 - 1
     E = len(expressions)
     y = torch.as_tensor(list(expressions), dtype=torch.long).repeat(n)
-    with _eval(G_dec):
+    with eval_mode(G_dec):
         u = label_code(y.to(dev), G_dec.num_classes, intensity=intensity)
         imgs = G_dec(z.repeat_interleave(E, dim=0).to(dev), u).cpu()
     return imgs.view(n, E, *imgs.shape[1:])
-
-
-def _batches(data: Dataset | torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-    if isinstance(data, torch.Tensor):
-        for i in range(0, len(data), batch_size):
-            yield data[i:i + batch_size], None
-        return
-    if getattr(data, "is_device_resident", False):  # GPUCachedDataset: already collated tensors
-        for i in range(0, len(data), batch_size):
-            batch = data.__getitems__(list(range(i, min(i + batch_size, len(data)))))
-            yield batch["image"], batch["expression"]
-        return
-    for batch in DataLoader(data, batch_size=batch_size, shuffle=False):
-        yield batch["image"], batch["expression"]
-
-
-def R_ext_features(net_R: R, data: Dataset | torch.Tensor, *, batch_size: int = 128) -> np.ndarray:
-    """``R_ext`` features ``(N, 512)`` of a dataset (or an ``(N, c, S, S)`` image tensor), for t-SNE/UMAP."""
-    dev = _device(net_R)
-    with _eval(net_R):
-        feats = [net_R.R_ext(xb.to(dev)).float().cpu() for xb, _ in _batches(data, batch_size)]
-    return torch.cat(feats).numpy()
-
-
-def recognition_accuracy(net_R: R, dataset: Dataset, *, batch_size: int = 128) -> dict[str, Any]:
-    """Accuracy of ``R`` on ``dataset``: ``{"accuracy", "y_true", "y_pred"}`` (arrays for confusion matrices)."""
-    dev = _device(net_R)
-    ys, ps = [], []
-    with _eval(net_R):
-        for xb, yb in _batches(dataset, batch_size):
-            ps.append(net_R(xb.to(dev)).argmax(1).cpu())
-            ys.append(yb)
-    y_true, y_pred = torch.cat(ys).numpy(), torch.cat(ps).numpy()
-    return {"accuracy": float((y_true == y_pred).mean()) if len(y_true) else math.nan, "y_true": y_true, "y_pred": y_pred}
-

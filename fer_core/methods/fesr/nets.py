@@ -1,7 +1,8 @@
 """Networks of FESR (Table I: FESGAN's ``G_enc``, ``G_dec``, ``D_img``, ``D_z``; Table II: ``R``).
 
 Paper: "Joint Deep Learning of Facial Expression Synthesis and Recognition" (FESR).
-The training logic, losses and variants live in :mod:`fer_core.methods.fesr`.
+The losses are in :mod:`fer_core.methods.fesr.losses`, the training step and variants in
+:mod:`fer_core.methods.fesr.method`.
 
 Resolution: Table I is written for 128x128 faces, where five stride-2 convolutions bring
 ``G_enc`` to a 4x4 map and six transposed convolutions bring ``G_dec`` from a 1x1 code to
@@ -12,25 +13,22 @@ Resolution: Table I is written for 128x128 faces, where five stride-2 convolutio
 
 from __future__ import annotations
 
-import copy
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import Dataset
 
+from fer_core.nets.identity import IdentityCNN
 from fer_core.nets.lightcnn import LightCNN29v2
-from fer_core.train import Method, StepContext, fit, make_adam
+from fer_core.nets.registry import images, register_net
+from fer_core.nets.tables import layer_table, param_counts
 
 __all__ = ["FESGANConfig", "RConfig", "G_enc", "G_dec", "Generator", "D_img", "D_z", "R", "label_code",
-           "IdentityCNN", "IdentityExtractor", "train_identity_net", "layer_table", "fesgan_layer_table",
-           "recognition_layer_table"]
+           "fesgan_layer_table", "recognition_layer_table", "fesgan_param_counts"]
 
 
 def _levels(image_size: int) -> int:
@@ -329,185 +327,6 @@ class R(nn.Module):
         return self
 
 
-def _bn_block(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-                         nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-                         nn.MaxPool2d(2))
-
-
-class _Stem(nn.Sequential):
-    out_channels: int
-
-
-class IdentityCNN(nn.Module):
-    """A small face-identity network: the stand-in for LightCNN-29 when no weights are given.
-
-    Four blocks of [Conv 3x3, BN, ReLU] x 2 + MaxPool(2) with ``widths``, global average
-    pooling, FC(``feature_dim``) (the identity feature), and FC(identities) for training.
-    ``forward``/``features``: ``(B, C, S, S)`` in [-1, 1] -> ``(B, feature_dim)``; ``logits`` adds
-    the identity classifier. :meth:`stem` copies the first three blocks (``S -> S/8``, the
-    same reduction as LightCNN's Conv1-Pool3), the part ``R`` freezes.
-
-    Deviation from the paper: FESR uses the published LightCNN-29. Trained from scratch on a
-    few dozen identities for a few hundred steps, the LightCNN layout (no normalisation) stays
-    near chance on the synthetic world, and so does ``R`` on its frozen front; batch-normalised
-    blocks learn in that budget. With published weights the chapter uses LightCNN-29 itself.
-    """
-
-    def __init__(self, *, in_channels: int = 3, widths: Sequence[int] = (16, 32, 64, 64), feature_dim: int = 128,
-                 num_classes: int | None = None):
-        super().__init__()
-        if len(widths) != 4 or min(widths) < 1 or feature_dim < 1:
-            raise ValueError(f"IdentityCNN needs 4 positive block widths and feature_dim >= 1, got {widths}, {feature_dim}")
-        chans = (in_channels, *widths)
-        self.blocks = nn.Sequential(*[_bn_block(chans[i], chans[i + 1]) for i in range(4)])
-        self.fc = nn.Linear(widths[-1], feature_dim)
-        self.fc2 = nn.Linear(feature_dim, num_classes) if num_classes else None
-        self.in_channels, self.widths, self.feature_dim, self.num_classes = in_channels, tuple(widths), feature_dim, num_classes
-        self.source = "random initialisation"
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.blocks(x).mean(dim=(2, 3)))
-
-    forward = features
-
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, num_classes)`` identity logits."""
-        if self.fc2 is None:
-            raise ValueError("this IdentityCNN was built without an identity classifier (num_classes=None)")
-        return self.fc2(F.dropout(self.features(x), p=0.2, training=self.training))
-
-    def stem(self) -> _Stem:
-        """A copy of the first three blocks, ``(B, C, S, S)`` -> ``(B, widths[2], S/8, S/8)``."""
-        stem = _Stem(*copy.deepcopy(list(self.blocks[:3])))
-        stem.out_channels = self.widths[2]
-        return stem
-
-
-class IdentityExtractor(nn.Module):
-    """``F_id`` of Eq. (12): a frozen identity network in eval mode, ``(B, c, S, S)`` in [-1, 1] -> ``(B, D)``.
-
-    Wraps a LightCNN-29 v2 (published weights) or an :class:`IdentityCNN` stand-in;
-    ``source`` says which.
-    """
-
-    def __init__(self, net: "LightCNN29v2 | IdentityCNN"):
-        super().__init__()
-        self.net = net
-        self.source = net.source
-        self.requires_grad_(False)
-        self.eval()
-
-    def train(self, mode: bool = True) -> "IdentityExtractor":
-        return super().train(False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.features(x)
-
-
-class _IdentityTraining(Method):
-    def __init__(self, net: "LightCNN29v2 | IdentityCNN", lr: float):
-        self.nets = nn.ModuleDict({"F_id": net})
-        self.optimizers = {"F_id": make_adam(net.parameters(), lr=lr)}
-        self.schedulers = {}
-
-    def step(self, batch: dict, ctx: StepContext) -> dict[str, torch.Tensor]:
-        with ctx.autocast():
-            logits = self.nets["F_id"].logits(batch["image"])
-            loss = F.cross_entropy(logits, batch["identity"])
-        ctx.update("F_id", loss)
-        return {"loss_id": loss, "acc_id": (logits.argmax(1) == batch["identity"]).float().mean()}
-
-
-def _identity_classes(dataset: Dataset) -> tuple[int, int]:
-    """(classifier width = largest identity code + 1, number of distinct identities present)."""
-    data = getattr(dataset, "data", None)
-    if isinstance(data, dict) and isinstance(data.get("identity"), torch.Tensor):
-        codes = data["identity"]
-    else:
-        codes = torch.as_tensor([int(dataset[i]["identity"]) for i in range(len(dataset))])
-    return int(codes.max()) + 1, int(codes.unique().numel())
-
-
-def train_identity_net(dataset: Dataset, *, steps: int, arch: str = "lightcnn", batch_size: int = 32,
-                       lr: float = 1e-3, widths: Sequence[int] | None = None, layers: Sequence[int] = (1, 1, 1, 1),
-                       feature_dim: int = 128, seed: int = 0, run_dir: str | Path | None = None,
-                       device: str | torch.device = "auto", progress: bool = True) -> "LightCNN29v2 | IdentityCNN":
-    """Train a stand-in ``F_id`` that classifies the *training* identities.
-
-    Used when no published LightCNN weights are given. ``dataset`` items need ``"image"``
-    ``(C, S, S)`` in [-1, 1] and ``"identity"`` (the classifier has one output per code up to
-    the largest). With ``run_dir`` the training is checkpointed by :func:`~fer_core.train.fit`
-    and a finished run is simply reloaded.
-
-    Args:
-        arch: ``"lightcnn"`` (the LightCNN-29 v2 layout; ``widths`` of its five stages,
-            default ``(16, 32, 48, 32, 32)``, and ``layers``) or ``"cnn"`` (an
-            :class:`IdentityCNN`; ``widths`` of its four blocks, default ``(16, 32, 64, 64)``).
-
-    Returns:
-        the trained network (identity classifier set, so ``logits`` works) in eval mode with
-        ``source`` and ``train_accuracy`` (last logged batch accuracy; NaN when a finished run
-        was reloaded) attributes. Seeds the global RNG with ``seed`` before building it.
-    """
-    if arch not in ("lightcnn", "cnn"):
-        raise ValueError(f"arch must be 'lightcnn' or 'cnn', got {arch!r}")
-    probe = dataset[0]["image"]
-    n_out, n_present = _identity_classes(dataset)
-    torch.manual_seed(seed)
-    if arch == "lightcnn":
-        widths = tuple(widths or (16, 32, 48, 32, 32))
-        net = LightCNN29v2(in_channels=probe.shape[0], widths=widths, layers=layers, input_size=probe.shape[-1],
-                           feature_dim=feature_dim, num_classes=n_out)
-        layout = f"LightCNN-29 v2 layout, widths {widths}, blocks {tuple(layers)}"
-    else:
-        widths = tuple(widths or (16, 32, 64, 64))
-        net = IdentityCNN(in_channels=probe.shape[0], widths=widths, feature_dim=feature_dim, num_classes=n_out)
-        layout = f"IdentityCNN, BN conv blocks {widths}"
-    result = fit(_IdentityTraining(net, lr), dataset, steps=steps, batch_size=batch_size, run_dir=run_dir, seed=seed,
-                 device=device, progress=progress, desc="F_id")
-    net.cpu().eval()
-    net.train_accuracy = float(result.metrics.get("acc_id", float("nan")))
-    net.source = (f"stand-in identity net ({layout}) trained from scratch on {n_present} training identities "
-                  f"for {steps} steps")
-    return net
-
-
-def layer_table(net: nn.Module, *inputs: torch.Tensor, spec: dict[str, str] | None = None,
-                network: str | None = None) -> pd.DataFrame:
-    """One row per direct child of ``net`` in call order: output shape and parameter count.
-
-    Runs ``net(*inputs)`` once under ``no_grad`` with forward hooks. ``spec`` maps a child name
-    to its Table-style description (e.g. ``"Conv(64,4,2), IN, LReLU"``).
-    """
-    rows: list[dict] = []
-
-    def hook(name: str):
-        def record(_m: nn.Module, _i: tuple, out: torch.Tensor) -> None:
-            shape = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else None
-            rows.append({"layer": name, "output shape": shape})
-        return record
-
-    handles = [m.register_forward_hook(hook(n)) for n, m in net.named_children()]
-    params = {n: sum(p.numel() for p in m.parameters()) for n, m in net.named_children()}
-    was_training = net.training
-    try:
-        net.eval()
-        with torch.no_grad():
-            net(*inputs)
-    finally:
-        net.train(was_training)
-        for h in handles:
-            h.remove()
-    table = pd.DataFrame(rows)
-    table["params"] = table["layer"].map(params)
-    if spec is not None:
-        table.insert(1, "spec", table["layer"].map(spec).fillna(""))
-    if network is not None:
-        table.insert(0, "network", network)
-    return table
-
-
 def _fesgan_specs(cfg: FESGANConfig) -> dict[str, dict[str, str]]:
     enc = {f"conv{i + 1}": f"Conv({w},4,2), IN, LReLU" for i, w in enumerate(cfg.G_enc)}
     enc["fc"] = f"FC({cfg.latent_dim}), Tanh"
@@ -554,3 +373,24 @@ def recognition_layer_table(r: R) -> pd.DataFrame:
                  for n, m in children}
     table["trainable"] = [trainable[n] for n in table["layer"]]
     return table
+
+
+def fesgan_param_counts(cfg: FESGANConfig) -> dict[str, int]:
+    """Parameters of ``G_enc``, ``G_dec``, ``D_img`` and ``D_z`` built for ``cfg`` (no forward pass)."""
+    return param_counts({"G_enc": G_enc(cfg), "G_dec": G_dec(cfg), "D_img": D_img(cfg), "D_z": D_z(cfg)})
+
+
+def _tiny(k: int) -> FESGANConfig:
+    return FESGANConfig.at(32, width=4, num_classes=k, latent_dim=8, d_z=(8, 4))
+
+
+register_net("fesr.G_enc", lambda k: G_enc(_tiny(k)), images(32), lambda b, k: (b, 8))
+register_net("fesr.G_dec", lambda k: G_dec(_tiny(k)),
+             lambda k, g: (torch.rand(2, 8, generator=g) * 2 - 1, torch.rand(2, k, generator=g) * 2 - 1),
+             lambda b, k: (b, 3, 32, 32))
+register_net("fesr.D_img", lambda k: D_img(_tiny(k)), images(32), lambda b, k: (b,))
+register_net("fesr.D_z", lambda k: D_z(_tiny(k)), lambda k, g: (torch.rand(2, 8, generator=g) * 2 - 1,),
+             lambda b, k: (b,))
+register_net("fesr.R", lambda k: R(RConfig(image_size=32, num_classes=k, stem=(4, 8, 8), convs=(8, 8), fcs=(16, 8))),
+             images(32), lambda b, k: (b, k))
+

@@ -1,0 +1,111 @@
+"""The shared experiment layer: plans with declared dependencies, workers, reuse, resume, keys, tables."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+from fer_core.claims import Claim, Replicates
+from fer_core.experiments import Experiment, Plan, PlanError, RunKey, tables
+from fer_core.experiments.runner import WORKERS_ENV, workers_for
+from fer_core.results import ResultStore
+from tests._toys import CRASH_ENV, ToyStudy
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+P = {"folds": 2, "seeds": (0, 1)}
+
+
+def _study(root, **kw):
+    data = ToyStudy.build_data(P)
+    return ToyStudy(P, data, device="cpu", store=ResultStore("toy", root=root / "results"), run_root=root / "runs",
+                    progress=False, **kw)
+
+
+def test_plan_adds_declared_dependencies_and_orders_them_first():
+    a = Experiment("pre", 0, 0)
+    b, c = Experiment("fast", 0, 0, after=(a,)), Experiment("slow", 0, 0, after=(a,))
+    plan = Plan([b, c])
+    assert [e.variant for e in plan] == ["pre", "fast", "slow"] and a in plan
+    assert plan.dependents(a) == [b, c] and plan.dependencies(b) == [a]
+    assert plan.remaining_cost()[a.id] == 2.0  # its own cost plus the costlier of the runs waiting for it
+
+
+def test_plan_refuses_one_experiment_with_two_sets_of_dependencies():
+    with pytest.raises(PlanError, match="twice with different dependencies"):
+        Plan([Experiment("a"), Experiment("a", after=(Experiment("b"),))])
+
+
+def test_run_key_separates_training_from_evaluation_settings(tmp_path):
+    k1 = RunKey("toy", "fast", 0, 0, {"lr": 1}, {"n_show": 2})
+    k2 = RunKey("toy", "fast", 0, 0, {"lr": 1}, {"n_show": 3})
+    k3 = RunKey("toy", "fast", 0, 0, {"lr": 2}, {"n_show": 2})
+    assert k1.run_dir(tmp_path) == k2.run_dir(tmp_path) != k3.run_dir(tmp_path)
+    assert k1.run_dir(tmp_path).name.startswith("fast-f0-s0-")
+    assert ResultStore("toy", root=tmp_path).path(k1.result()) != ResultStore("toy", root=tmp_path).path(k2.result())
+
+
+def test_a_continuation_key_changes_with_the_run_it_continues_from(tmp_path):
+    study = _study(tmp_path)
+    other = ToyStudy({**P, "folds": 3}, ToyStudy.build_data({**P, "folds": 3}), device="cpu", run_root=tmp_path)
+    assert study.key("pre", 0, 0).train_id != other.key("pre", 0, 0).train_id
+    assert study.key("fast", 0, 0).config["after"] == [study.key("pre", 0, 0).train_id]
+
+
+@pytest.mark.slow
+def test_one_and_two_workers_give_identical_results_and_a_finished_plan_reruns_nothing(tmp_path):
+    runs = {}
+    for workers in (1, 2):
+        study = _study(tmp_path / f"w{workers}")
+        runs[workers] = study.run_all(workers=workers)
+        assert set(study.computed) == {e.id for e in study.experiments}  # pre, fast, slow per fold and seed
+    assert runs[1].keys() == runs[2].keys() and len(runs[1]) == 2 * 2 * 3
+    for key, one in runs[1].items():
+        assert torch.equal(one["weights"], runs[2][key]["weights"]), key
+    again = _study(tmp_path / "w2")
+    again.run_all(workers=2)
+    assert again.computed == {} and again.cache_counts() == {"computed": 0, "reused": 12}
+    assert set(again.wall_times().source) == {"results cache"}
+
+
+@pytest.mark.slow
+def test_an_interrupted_run_resumes_from_its_checkpoint_and_ends_where_an_uninterrupted_one_does(tmp_path,
+                                                                                                    monkeypatch):
+    clean = _study(tmp_path / "clean").run_all(workers=1)
+    study = _study(tmp_path / "crash")
+    monkeypatch.setenv(CRASH_ENV, "fast:9")
+    with pytest.raises(RuntimeError, match="simulated crash of fast at step 9"):
+        study.run_all(workers=1)
+    crashed = study.make("fast", 0, 0)
+    assert study.log(crashed)[-1]["step"] == 8  # checkpoints every 2 steps: it stopped after step 8
+    resumed = _study(tmp_path / "crash")
+    out = resumed.run_all(workers=1)
+    assert crashed.id in resumed.computed and ("pre", 0, 0) not in resumed.computed  # pre was stored already
+    for key, one in clean.items():
+        assert torch.equal(one["weights"], out[key]["weights"]), key
+
+
+def test_worker_count_comes_from_the_environment_and_is_checked(tmp_path, monkeypatch):
+    study = _study(tmp_path)
+    monkeypatch.setenv(WORKERS_ENV, "3")
+    assert workers_for(study, None, 10) == 3 and workers_for(study, None, 2) == 2 and workers_for(study, 5, 0) == 1
+    monkeypatch.setenv(WORKERS_ENV, "zero")
+    with pytest.raises(ValueError, match="FER_WORKERS='zero' is not a process count"):
+        workers_for(study, None, 3)
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        workers_for(study, 0, 3)
+
+
+def test_tables_summarise_pivot_and_pair_replicates():
+    df = pd.DataFrame([{"variant": v, "fold": k, "seed": s, "acc": base + 0.01 * k + 0.001 * s}
+                       for v, base in (("A", 0.8), ("B", 0.7)) for k in range(3) for s in range(2)])
+    summary = tables.summary(df, "acc", order=["B", "A", "C"], scale=100)
+    assert list(summary.index) == ["B", "A"] and summary.loc["A", "n"] == 6
+    assert summary.loc["A", "acc"].startswith("81.05 ± ")
+    assert tables.per_replicate(df, "acc").shape == (2, 6)
+    claim = Claim("A beats B", "Sec. 1", "accuracy", "A", "A", "B")
+    book, per = tables.ledger(df.drop(index=[0]), [(claim, "acc")], replicates=Replicates.independent())
+    assert book.results[0].n == 5 and len(per) == 5  # fold 0 seed 0 of A is missing: that pair is left out
+    assert book.results[0].effect == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="no replicate has both A and C"):
+        tables.ledger(df, [(Claim("A beats C", "s", "m", "A", "A", "C"), "acc")], replicates=Replicates.independent())
