@@ -34,7 +34,7 @@ from fer_core.data.protocols import (  # noqa: E402
     EmptySplitError, FoldFileError, Split, fesr_frames, groupgan_frames, jesrl_frames, load_splits, official_split,
     select_frames, subject_kfold,
 )
-from fer_core.data.registry import DATASETS, get_dataset_info  # noqa: E402
+from fer_core.data.registry import get_dataset_info  # noqa: E402
 from fer_core.data.tfd import TFD  # noqa: E402
 
 
@@ -808,4 +808,3 @@ def test_registry_entries_resolve():
         assert info.constructor.LAYOUT.strip() == info.layout
     with pytest.raises(ValueError, match="known: "):
         get_dataset_info("affectnet")
-    assert all(isinstance(k, str) for k in DATASETS)

@@ -53,12 +53,17 @@ def test_a_continuation_key_changes_with_the_run_it_continues_from(tmp_path):
 
 
 @pytest.mark.slow
-def test_one_and_two_workers_give_identical_results_and_a_finished_plan_reruns_nothing(tmp_path):
+def test_one_and_two_workers_give_identical_results_and_a_finished_plan_reruns_nothing(tmp_path, capsys,
+                                                                                        monkeypatch):
+    monkeypatch.setenv("FER_PROGRESS", "summary")
     runs = {}
     for workers in (1, 2):
         study = _study(tmp_path / f"w{workers}")
         runs[workers] = study.run_all(workers=workers)
         assert set(study.computed) == {e.id for e in study.experiments}  # pre, fast, slow per fold and seed
+        printed = capsys.readouterr().out
+        for e in study.experiments:  # progress reaches this process, with the last logged loss, from workers too
+            assert f"] {e}: " in printed and "loss=" in printed.split(f"] {e}: ")[1].splitlines()[0], e
     assert runs[1].keys() == runs[2].keys() and len(runs[1]) == 2 * 2 * 3
     for key, one in runs[1].items():
         assert torch.equal(one["weights"], runs[2][key]["weights"]), key
@@ -109,3 +114,18 @@ def test_tables_summarise_pivot_and_pair_replicates():
     assert book.results[0].effect == pytest.approx(0.1)
     with pytest.raises(ValueError, match="no replicate has both A and C"):
         tables.ledger(df, [(Claim("A beats C", "s", "m", "A", "A", "C"), "acc")], replicates=Replicates.independent())
+
+
+def test_board_lines_show_step_losses_and_time_left(capsys):
+    from fer_core.experiments.board import Board, format_seconds
+
+    board = Board(3, cached=1, mode="summary")
+    board.start("FG fold 0 seed 0")
+    board.log("FG fold 0 seed 0", 10, 100, {"stage": 1.0, "L_G": 0.5})
+    board.running["FG fold 0 seed 0"].first = (board.running["FG fold 0 seed 0"].first[0] - 10.0, 0)  # 1 step/s
+    text = board._text()
+    assert "1 of 3 done (1 from the results cache), 1 running" in text
+    assert "10/100" in text and "L_G=0.5" in text and "stage" not in text and "ETA 1m30s" in text
+    board.done("FG fold 0 seed 0", 75.2)
+    assert capsys.readouterr().out.strip() == "[2/3] FG fold 0 seed 0: 1m15s, L_G=0.5"
+    assert format_seconds(4.25) == "4.2s" and format_seconds(7200) == "2h00m"

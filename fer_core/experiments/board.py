@@ -35,6 +35,14 @@ def format_seconds(seconds: float) -> str:
     return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
 
 
+#: Logged values that say where a run is rather than how it does; not shown on progress lines.
+HIDDEN = ("stage",)
+
+
+def _shown(values: Mapping[str, float], n: int = 3) -> str:
+    return " ".join(f"{k}={v:.3g}" for k, v in [kv for kv in values.items() if kv[0] not in HIDDEN][:n])
+
+
 @dataclass
 class _Line:
     label: str
@@ -51,7 +59,7 @@ class _Line:
         return (self.steps - self.step) / rate
 
     def render(self, now: float, width: int) -> str:
-        losses = " ".join(f"{k}={v:.3g}" for k, v in list(self.values.items())[:3])
+        losses = _shown(self.values)
         steps = f"{self.step}/{self.steps}" if self.steps else "starting"
         return f"{self.label:<{width}}  {steps:>11}  {losses:<42}  ETA {format_seconds(self.eta(now))}"
 
@@ -110,7 +118,7 @@ class Board:
         if self.mode != "off":
             detail = ""
             if line is not None and line.values:
-                detail = ", " + " ".join(f"{k}={v:.3g}" for k, v in list(line.values.items())[:3])
+                detail = ", " + _shown(line.values)
             print(f"  [{n}/{self.total}] {label}: {format_seconds(seconds)}{detail}", flush=True)
         self._draw(force=True)
 

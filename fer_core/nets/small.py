@@ -28,7 +28,7 @@ class SmallCNN(nn.Module):
 
     Args:
         in_channels: 1 (grayscale) or 3 (RGB).
-        num_classes: K, the number of output logits.
+        num_classes: K, the number of output logits (1: a regressor, e.g. the judge's intensity).
         width: channels of the first block, w.
         dropout: dropout before the head.
 
@@ -41,8 +41,8 @@ class SmallCNN(nn.Module):
         super().__init__()
         if in_channels not in (1, 3):
             raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
-        if num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+        if num_classes < 1:
+            raise ValueError(f"num_classes (the outputs; 1 for a regressor) must be >= 1, got {num_classes}")
         if width < 1:
             raise ValueError(f"width must be >= 1, got {width}")
         w = width

@@ -193,11 +193,13 @@ class FaceWorld:
                             kernel=kernel)
 
     def _render(self, ids, cls, intensity, yaw, pitch, take, frame, eset, size, channels, device, slices,
-                ident=None, out=None, kernel=None):
+                ident=None, out=None, kernel=None, scene_cls=None):
         p = self.identities(ids) if ident is None else ident
         g = ex.expression_controls(eset, cls, intensity, ids, p, seed=self.seed, idiosyncrasy=self.idiosyncrasy)
         s = feature_shapes(p, g)
-        scene_keys = (ids, np.full(len(ids), eset.key), cls, take)
+        # the scene (lighting, background, framing) belongs to the recorded take: a counterfactual face
+        # with another expression keeps the scene of the take it was derived from (scene_cls)
+        scene_keys = (ids, np.full(len(ids), eset.key), cls if scene_cls is None else scene_cls, take)
         motion_keys = scene_keys + (frame,)
         frame_keys = motion_keys + (np.round(yaw * 10).astype(np.int64), np.round(pitch * 10).astype(np.int64))
         P = {**p, **s, **self.scene(scene_keys, motion_keys, frame_keys)}
@@ -364,6 +366,54 @@ class SyntheticFaces(FaceDataset):
     def load(self, i: int) -> dict[str, Any]:
         return self.__getitems__([i])[0]
 
+    def counterfactual(self, indices: Sequence[int] | np.ndarray, *, expression=None, intensity=None, yaw=None,
+                       pitch=None, frame=None) -> torch.Tensor:
+        """The faces at ``indices`` as they would look with other factors: the true face a generator aims at.
+
+        The identity, the take's scene (lighting, background, framing) and, unless ``frame`` is
+        given, the frame's head motion stay those of each row; the arguments given replace the
+        rest (each a scalar or one value per row). With a new ``expression`` and no ``intensity``
+        the expression is shown at the take's peak intensity; with a new ``frame`` and no
+        ``intensity`` at the intensity the sequence has at that frame.
+
+        Returns:
+            ``(N, C, S, S)`` float32 in [-1, 1] on the dataset's device.
+        """
+        idx = self._check_indices(indices)
+        n = len(idx)
+
+        def given(value, default, dtype):
+            return default.astype(dtype) if value is None else np.broadcast_to(np.asarray(value, dtype=dtype), (n,))
+
+        cls = given(expression, self._cls[idx], np.int64)
+        if (cls < 0).any() or (cls >= len(self.classes)).any():
+            raise ValueError(f"expression indices must lie in 0..{len(self.classes) - 1} for {self.eset.name!r}")
+        frm = given(frame, self._frame[idx], np.int64)
+        if (frm < 0).any() or (frm >= self._n_frames[idx]).any():
+            raise ValueError(f"frame must lie in 0..{int(self._n_frames[idx].min()) - 1}")
+        if intensity is not None:
+            level = given(intensity, None, np.float64)
+        elif frame is not None:
+            level = sequence_intensity(frm, self._n_frames[idx], self._peak[idx])
+        elif expression is not None:
+            level = self._peak[idx]
+        else:
+            level = self._intensity[idx]
+        if not np.all((level >= 0) & (level <= 1)):
+            raise ValueError(f"intensity must lie in [0, 1], got {np.unique(level)}")
+        yw, pt = given(yaw, self._yaw[idx], np.float64), given(pitch, self._pitch[idx], np.float64)
+        _check_pose(yw, pt)
+        images = torch.empty(n, self.channels, self.size, self.size, device=self.device)
+        chunk = _CHUNK_KERNEL if uses_kernel(self.device) else _CHUNK_TORCH
+        for lo in range(0, n, chunk):
+            part = slice(lo, lo + chunk)
+            rows = idx[part]
+            ident = {k: v[self._id_row[rows]] for k, v in self._ident.items()}
+            self.world._render(self._ids[rows], cls[part], level[part], yw[part], pt[part], self._take[rows],
+                               frm[part], self.eset, self.size, self.channels, self.device, True, ident=ident,
+                               out=images[part], scene_cls=self._cls[rows])
+        return images
+
     def subset(self, indices: Sequence[int] | np.ndarray, *, name: str | None = None) -> "SyntheticSubset":
         """A view on some rows that keeps batched rendering (see :class:`SyntheticSubset`)."""
         return SyntheticSubset(self, np.asarray(indices, dtype=np.int64), name=name)
@@ -402,6 +452,10 @@ class SyntheticSubset(SubsetView):
 
     def subset(self, indices: Sequence[int] | np.ndarray, *, name: str | None = None) -> "SyntheticSubset":
         return SyntheticSubset(self.parent, self.indices[np.asarray(indices, dtype=np.int64)], name=name)
+
+    def counterfactual(self, indices: Sequence[int] | np.ndarray, **changes: Any) -> torch.Tensor:
+        """:meth:`SyntheticFaces.counterfactual` of these rows."""
+        return self.parent.counterfactual(self.indices[np.asarray(indices, dtype=np.int64)], **changes)
 
 
 class WeakPeakPairs(SyntheticFaces):
