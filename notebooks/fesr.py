@@ -48,11 +48,11 @@ import os
 
 profile = os.environ.get("FER_PROFILE", "small")  # smoke | small | paper
 seed = 0
-data_root = None  # a real dataset folder (CK+, Oulu-CASIA, MMI, Multi-PIE, TFD); None: the synthetic world
+data_root = None  # a real dataset folder (CK+, Oulu-CASIA, MMI, Multi-PIE, TFD); None: synthetic
 device = "auto"
-dataset = "synthetic"  # or a registry name such as "ckplus"; recognised from data_root when left "synthetic"
-lightcnn_weights = None  # path of published LightCNN-29 v2 weights; None trains a stand-in identity network
-live = False  # True in a Jupyter session with a kernel: adds an ipywidgets slider that synthesizes live
+dataset = "synthetic"  # or a registry name such as "ckplus"; recognised from data_root if left
+lightcnn_weights = None  # published LightCNN-29 v2 weights; None trains a stand-in identity net
+live = False  # True in a live Jupyter kernel: adds a slider that runs the generator
 
 # %% [markdown]
 # > On a CPU the chapter runs single-threaded: its convolutions are small, so a second
@@ -67,7 +67,8 @@ from IPython.display import HTML, Markdown, display
 
 from fer_core import runtime, viz
 from fer_core.methods import fesr
-from fer_core.methods.fesr import D_img, D_z, FESGANConfig, Generator, fesgan_layer_table, recognition_layer_table
+from fer_core.methods.fesr import (D_img, D_z, FESGANConfig, Generator, fesgan_layer_table,
+                                   recognition_layer_table)
 from fer_core.methods.fesr import report
 from fer_core.methods.fesr.experiments import FESRStudy
 from fer_core.profiles import get_profile
@@ -118,8 +119,9 @@ data.sizes().T
 # %%
 test0 = data.fold(0, exp.device)["test"]
 show = torch.tensor(test0.meta.sort_values(["subject", "expression"]).index[: 2 * exp.K].tolist())
-viz.image_grid(test0.data["image"][show].cpu(), nrow=exp.K, col_labels=[data.classes[int(e)] for e in
-               test0.data["expression"][show[: exp.K]]], title="two test subjects, peak frames (fold 0)")
+names = [data.classes[int(e)] for e in test0.data["expression"][show[: exp.K]]]
+viz.image_grid(test0.data["image"][show].cpu(), nrow=exp.K, col_labels=names,
+               title="two test subjects, peak frames (fold 0)")
 
 # %% [markdown]
 # ## Architecture (Tables I and II)
@@ -150,9 +152,11 @@ G, Dimg, Dz = Generator(gan), D_img(gan), D_z(gan)
 g0 = G.G_enc(x0)
 u0 = fesr.label_code(torch.tensor([0, 1]), gan.num_classes, intensity=1.0)
 critic0, logits0 = Dimg(x0)
-print("x", tuple(x0.shape), "-> g(x)", tuple(g0.shape), "; [g, u]", tuple(torch.cat([g0, u0], 1).shape),
+print("x", tuple(x0.shape), "-> g(x)", tuple(g0.shape), "; [g, u]",
+      tuple(torch.cat([g0, u0], 1).shape),
       "-> x_hat", tuple(G.G_dec(g0, u0).shape))
-print("D_img(x): critic", tuple(critic0.shape), "logits", tuple(logits0.shape), "; D_z(g):", tuple(Dz(g0).shape))
+print("D_img(x): critic", tuple(critic0.shape), "logits", tuple(logits0.shape),
+      "; D_z(g):", tuple(Dz(g0).shape))
 
 # %% [markdown]
 # Table II's recogniser takes the first layers of LightCNN-29 (frozen), two stride-2
@@ -242,7 +246,8 @@ for rdbp in (True, False):
     rf = fesr.intra_class_loss(f_x, f_pr, f_pf, rdbp=rdbp).rf_dist
     g_x, g_pf = torch.autograd.grad(rf, [f_x, f_pf], allow_unused=True)
     real_grad = 0.0 if g_x is None else g_x.abs().sum().item()
-    print(f"rdbp={rdbp}: |dL_rf/dR_ext(x)| = {real_grad:.3f}, |dL_rf/dR_ext(x_pf)| = {g_pf.abs().sum().item():.3f}")
+    print(f"rdbp={rdbp}: |dL_rf/dR_ext(x)| = {real_grad:.3f}, "
+          f"|dL_rf/dR_ext(x_pf)| = {g_pf.abs().sum().item():.3f}")
 
 # %% [markdown]
 # **The objectives (Eqs. 22–26).** Stage 1 trains the generator with
@@ -271,8 +276,9 @@ show_source(fesr.objective_R)
 show_source(fesr.FESR.step)
 
 # %%
-pd.DataFrame([{"variant": v, "changes": ", ".join(f"{k}={val}" for k, val in sw.items()) or "(the proposed method)",
-               "iterations": exp.steps_of(v)} for v, sw in fesr.VARIANTS.items()]).set_index("variant")
+pd.DataFrame([{"variant": v, "iterations": exp.steps_of(v),
+               "changes": ", ".join(f"{k}={val}" for k, val in sw.items()) or "(proposed method)"}
+              for v, sw in fesr.VARIANTS.items()]).set_index("variant")
 
 # %% [markdown]
 # ## Training every variant
@@ -289,8 +295,8 @@ pd.DataFrame([{"variant": v, "changes": ", ".join(f"{k}={val}" for k, val in sw.
 # `torchrun` on `N` processes that share the profile's batch; see the page on several GPUs.
 
 # %%
-print(f"{len(exp.experiments)} experiments: {len(exp.folds)} folds x {len(exp.seeds)} seed(s), plus one identity "
-      "network per fold")
+print(f"{len(exp.experiments)} experiments: {len(exp.folds)} folds x {len(exp.seeds)} seed(s),"
+      " plus one identity network per fold")
 results = exp.run_all()
 print(exp.wall_time_summary())
 
@@ -300,8 +306,10 @@ print(exp.wall_time_summary())
 # positive while the critic still tells real from fake.
 
 # %%
-log = pd.DataFrame(exp.result("FG", 0, exp.seeds[0])["log"] + exp.result("FESR_JL", 0, exp.seeds[0])["log"])
-keys = [k for k in ("W_dist", "gp", "G_rec", "G_id", "L_D_z", "L_cls_R_real", "L_rf_dist", "acc_R") if k in log]
+s0 = exp.seeds[0]
+log = pd.DataFrame(exp.result("FG", 0, s0)["log"] + exp.result("FESR_JL", 0, s0)["log"])
+keys = [k for k in ("W_dist", "gp", "G_rec", "G_id", "L_D_z", "L_cls_R_real", "L_rf_dist", "acc_R")
+        if k in log]
 viz.loss_curves(log, keys=keys, ncol=4, title="fold 0: FG pre-training, then FESR_JL's joint stage")
 
 # %% [markdown]
@@ -335,8 +343,9 @@ viz.interpolation_slider(r_fg["intensity"], labels=[f"v = {v:.2f}" for v in leve
                          title="FG: u(y') weak → strong, one column per expression")
 
 # %%
-viz.image_grid(r_fg["intensity"].transpose(0, 1).flatten(0, 1), nrow=len(levels), row_labels=list(data.classes),
-               col_labels=[f"{v:.2f}" for v in levels], title="FG: intensity v per expression", scale=0.8)
+viz.image_grid(r_fg["intensity"].transpose(0, 1).flatten(0, 1), nrow=len(levels),
+               row_labels=list(data.classes), col_labels=[f"{v:.2f}" for v in levels],
+               title="FG: intensity v per expression", scale=0.8)
 
 # %% [markdown]
 # With a live kernel, `live = True` adds a slider that runs the generator on each move.
@@ -345,8 +354,10 @@ viz.image_grid(r_fg["intensity"].transpose(0, 1).flatten(0, 1), nrow=len(levels)
 if live:
     G_live = exp.train(exp.make("FG", 0, exp.seeds[0])).nets["G"]
     x_live = r_fg["real"][:1].to(runtime.pick_device(device))
-    display(viz.live_slider(lambda v: torch.cat([fesr.synthesize(G_live, x_live, y, intensity=v) for y in range(exp.K)]),
-                            [round(v, 2) for v in torch.linspace(0, 1, 21).tolist()], description="v"))
+    def every_expression(v):
+        return torch.cat([fesr.synthesize(G_live, x_live, y, intensity=v) for y in range(exp.K)])
+    steps = [round(v, 2) for v in torch.linspace(0, 1, 21).tolist()]
+    display(viz.live_slider(every_expression, steps, description="v"))
 
 # %% [markdown]
 # ## New identities from the prior (Fig. 7)
@@ -357,10 +368,10 @@ if live:
 # %%
 prior = {v: exp.result(v, 0, exp.seeds[0])["prior"] for v in ("FG", "FG-Dz")}
 images = torch.cat([prior["FG"].flatten(0, 1), prior["FG-Dz"].flatten(0, 1)])
-labels = [f"FG z{i}" for i in range(len(prior["FG"]))] + [f"FG-Dz z{i}" for i in range(len(prior["FG-Dz"]))]
+labels = [f"{v} z{i}" for v in ("FG", "FG-Dz") for i in range(len(prior[v]))]
 display(viz.image_grid(r_fg["real"], nrow=len(r_fg["real"]), title="real test faces", scale=0.8))
-viz.image_grid(images, nrow=exp.K, row_labels=labels, col_labels=list(data.classes), title="faces of new identities",
-               scale=0.8)
+viz.image_grid(images, nrow=exp.K, row_labels=labels, col_labels=list(data.classes),
+               title="faces of new identities", scale=0.8)
 
 # %% [markdown]
 # ## Synthesis quality and identity (Tables III and IV)
@@ -389,16 +400,19 @@ summary["chance (%)"] = f"{100 / exp.K:.2f}"
 summary
 
 # %%
-acc.pivot_table(index="variant", columns=["fold", "seed"], values="accuracy").loc[list(summary.index)].style.format("{:.3f}")
+pivot = acc.pivot_table(index="variant", columns=["fold", "seed"], values="accuracy")
+pivot.loc[list(summary.index)].style.format("{:.3f}")
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3))
 order = list(summary.index)
 ax.bar(order, [acc[acc.variant == v].accuracy.mean() for v in order],
-       yerr=[acc[acc.variant == v].accuracy.std(ddof=1) if (acc.variant == v).sum() > 1 else 0 for v in order],
+       yerr=[acc[acc.variant == v].accuracy.std(ddof=1) if (acc.variant == v).sum() > 1 else 0
+             for v in order],
        color="#5b8db8", capsize=3)
 ax.axhline(1 / exp.K, ls="--", c="grey", lw=1, label="chance")
-ax.set_ylabel("accuracy"); ax.tick_params(axis="x", rotation=30); ax.legend(); ax.set_title("Fig. 8 analog")
+ax.set_ylabel("accuracy"); ax.tick_params(axis="x", rotation=30); ax.legend()
+ax.set_title("Fig. 8 analog")
 plt.close(fig)
 fig
 
@@ -416,8 +430,9 @@ fig, axes = plt.subplots(len(methods), 2, figsize=(12, 4.6 * len(methods)), sque
 for i, method in enumerate(methods):
     for j, v in enumerate(("FESR_JL-IL", "FESR_JL")):
         e = exp.embedding(v)
-        viz.embedding_scatter(e["features"], e["labels"], method=method, class_names=data.classes, style=e["synthetic"],
-                              style_names=["real", "synthetic"], hue_title="expression", style_title="data",
+        viz.embedding_scatter(e["features"], e["labels"], method=method, class_names=data.classes,
+                              style=e["synthetic"], style_names=["real", "synthetic"],
+                              hue_title="expression", style_title="data",
                               ax=axes[i, j], title=f"{v} ({method.upper()})", seed=seed)
 fig.tight_layout()
 plt.close(fig)
@@ -430,7 +445,8 @@ fig
 
 # %%
 gaps = exp.gap_table()
-gaps.pivot_table(index="variant", columns=["fold", "seed"], values="normalized").style.format("{:.2f}")
+gaps.pivot_table(index="variant", columns=["fold", "seed"], values="normalized") \
+    .style.format("{:.2f}")
 
 # %% [markdown]
 # ## Confusion matrices
@@ -466,7 +482,8 @@ display(ledger)
 display(HTML(ledger.rule_html()))
 
 # %%
-per_fold.set_index(["claim", "fold", "seed"]).style.format({"value A": "{:.3f}", "value B": "{:.3f}"})
+per_fold.set_index(["claim", "fold", "seed"]) \
+    .style.format({"value A": "{:.3f}", "value B": "{:.3f}"})
 
 # %% [markdown]
 # ## Deviations from the paper
@@ -490,4 +507,5 @@ display(Markdown(report.closing_notes(exp, ledger)))
 
 # %%
 print(exp.wall_time_summary())
-exp.wall_times().pivot_table(index="experiment", columns="source", values="seconds", aggfunc=["count", "sum"])
+exp.wall_times().pivot_table(index="experiment", columns="source", values="seconds",
+                             aggfunc=["count", "sum"])
