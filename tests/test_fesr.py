@@ -261,17 +261,71 @@ def test_rdbp_stops_the_rf_gradient_at_the_real_features(rdbp):
     assert torch.count_nonzero(torch.autograd.grad(r, f_x)[0]) > 0
 
 
+def _bn_R(seed: int = 0) -> R:
+    """R on a batch-normalised stand-in front (fine-tuned with R), the default without LightCNN weights."""
+    torch.manual_seed(seed)
+    return R(RC, stem_from=IdentityCNN(in_channels=3, widths=(4, 8, 8, 8), feature_dim=8, num_classes=4))
+
+
 @pytest.mark.parametrize("rdbp", [True, False])
-def test_rdbp_through_the_recognition_network(rdbp):
+def test_rdbp_is_isolated_on_the_weights_even_with_batchnorm(rdbp):
+    import copy
+
+    from fer_core.methods.fesr import recognition_terms
+    from fer_core.nets.modes import frozen_statistics
+
+    net = _bn_R()
+    net.train()
+    ref = copy.deepcopy(net)
+    g = torch.Generator().manual_seed(1)
+    x, x_pf = (torch.rand(6, 3, S, S, generator=g) * 2 - 1 for _ in range(2))
+    y = torch.tensor([0, 0, 1, 1, 2, 2])
+    cfg = fesr_variant("FESR_JL" if rdbp else "FESR_JL-RDBP", gan=GAN, r=RC)
+    terms = recognition_terms(net, x, y, x_pf, y, cfg)
+    params = [p for p in net.R_ext.parameters() if p.requires_grad]
+    got = torch.autograd.grad(terms["L_rf_dist"], params, allow_unused=True)
+    # the synthetic branch alone: R_ext(x) a constant, R_ext(x^{p,f}) with frozen statistics
+    anchor = ref.R_ext(x).detach()
+    with frozen_statistics(ref):
+        f_pf = ref.R_ext(x_pf)
+    alone = torch.autograd.grad((anchor - f_pf).norm(dim=1).mean(), [p for p in ref.R_ext.parameters()
+                                                                      if p.requires_grad], allow_unused=True)
+    same = all((a is None and b is None) or (a is not None and b is not None and torch.allclose(a, b, atol=1e-6))
+               for a, b in zip(got, alone))
+    assert same == rdbp  # plain SGD (FESR_JL-RDBP) also moves R_ext(x)
+    # the synthetic pass leaves the statistics R uses at test time as the real faces alone set them
+    for (name, b_net), b_ref in zip(net.R_ext.named_buffers(), ref.R_ext.buffers()):
+        assert torch.equal(b_net, b_ref), name
+
+
+def test_the_generator_update_uses_R_as_a_judge_and_leaves_its_state_alone():
+    idnet = IdentityCNN(in_channels=3, widths=(4, 8, 8, 8), feature_dim=8, num_classes=4)
     torch.manual_seed(0)
-    net = R(RC)
-    x = (torch.rand(4, 3, S, S) * 2 - 1).requires_grad_(True)
-    x_pf = (torch.rand(4, 3, S, S) * 2 - 1).requires_grad_(True)
-    f = net.R_ext(torch.cat([x, x_pf]))
-    rf = intra_class_loss(f[:4], f[:4], f[4:], rdbp=rdbp).rf_dist
-    rf.backward()
-    assert x_pf.grad.abs().sum() > 0
-    assert (torch.count_nonzero(x.grad) == 0) if rdbp else (x.grad.abs().sum() > 0)
+    m = FESR(fesr_variant("FESR_JL", gan=GAN, r=RC, P_pre=0), F_id=idnet, R_stem=idnet)
+    ctx = StepContext(device=torch.device("cpu"), _optimizers=m.optimizers)
+    tracked = [b for n, b in m.nets["R"].named_buffers() if n.endswith("num_batches_tracked")]
+    assert tracked
+    m.step(_batch(), ctx)
+    assert all(int(b) == 1 for b in tracked)  # one update of the statistics per step: the real faces'
+    assert m.nets["R"].training
+
+
+@pytest.mark.parametrize("variant, reaches", [("FESR_JL", True), ("FESR_SL", False)])
+def test_joint_learning_is_the_path_from_R_to_the_generator(variant, reaches):
+    """Eq. (25): only in joint learning does R's loss on x^{p,f} train G. Perturb R's classifier and take
+    one stage-2 step from the same random state: G moves differently exactly when the path exists."""
+    runs = []
+    for perturb in (False, True):
+        m = _method(variant, P_pre=0)
+        if perturb:
+            with torch.no_grad():
+                m.nets["R"].R_cls.fc.weight.mul_(-3.0)
+        ctx = StepContext(device=torch.device("cpu"), _optimizers=m.optimizers)
+        torch.manual_seed(7)
+        m.step(_batch(), ctx)
+        runs.append({k: v.clone() for k, v in m.nets["G"].state_dict().items()})
+    differs = any(not torch.equal(runs[0][k], runs[1][k]) for k in runs[0] if k.startswith("G_dec."))
+    assert differs == reaches
 
 
 def test_same_class_partner():

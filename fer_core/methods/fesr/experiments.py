@@ -102,14 +102,16 @@ class FESRStudy(Study):
                        convs=tuple(P["r_convs"]), fcs=tuple(P["r_fcs"]))
 
     def steps_of(self, variant: str) -> int:
-        """Training iterations: FESGAN variants ``P_pre``; BASELINE the ``P_max - P_pre`` R updates of
-        FESR; the others ``P_max`` (Algorithm 1); ``F_id`` its own ``id_steps``."""
+        """Training iterations: FESGAN variants ``P_pre``; the two-stage variants ``P_max`` (Algorithm 1:
+        ``P_pre`` of pre-training, then ``P_max - P_pre`` joint iterations, one ``R`` update each);
+        BASELINE and FESR_OneSt ``P_max - P_pre``, so that every recognition variant updates ``R``
+        equally often; ``F_id`` its own ``id_steps``."""
         P_pre, P_max = int(self.P["P_pre"]), int(self.P["P_max"])
         if variant == "F_id":
             return int(self.P["id_steps"])
         if variant in FESGAN_VARIANTS:
             return P_pre
-        return P_max - P_pre if variant == "BASELINE" else P_max
+        return P_max if variant in TWO_STAGE else P_max - P_pre
 
     def variant_config(self, variant: str) -> FESRConfig:
         """The :class:`~fer_core.methods.fesr.method.FESRConfig` of ``variant`` under this profile

@@ -47,7 +47,6 @@ the norm is summed or averaged.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -63,10 +62,11 @@ from fer_core.methods.fesr.losses import (adv_img_loss_D, adv_img_loss_G, adv_z_
 from fer_core.methods.fesr.nets import D_img, D_z, FESGANConfig, Generator, R, RConfig, label_code
 from fer_core.nets.identity import IdentityCNN, IdentityExtractor
 from fer_core.nets.lightcnn import LightCNN29v2
+from fer_core.nets.modes import as_judge, frozen_statistics, frozen_weights
 from fer_core.train import CHECKPOINT_FORMAT, CHECKPOINT_NAME, Method, StepContext, make_adam
 
 __all__ = ["FESRConfig", "FESR", "VARIANTS", "ABLATIONS", "FESGAN_VARIANTS", "TWO_STAGE", "fesr_variant",
-           "continue_from_pretraining", "synthesize", "sample_new_identities"]
+           "recognition_terms", "continue_from_pretraining", "synthesize", "sample_new_identities"]
 
 
 @dataclass(frozen=True)
@@ -145,19 +145,6 @@ def fesr_variant(name: str, **options: Any) -> FESRConfig:
 TWO_STAGE = ("FESR_SL", "FESR_JL-IL", "FESR_JL-RDBP", "FESR_Real", "FESR_JL")
 
 
-@contextlib.contextmanager
-def _frozen(*modules: nn.Module | None) -> Iterator[None]:
-    """Stop parameter gradients of ``modules`` for a backward that only updates another network."""
-    params = [p for m in modules if m is not None for p in m.parameters() if p.requires_grad]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p in params:
-            p.requires_grad_(True)
-
-
 class FESR(Method):
     """FESR (and its variants) on the shared loop: Algorithm 1 of the paper.
 
@@ -208,6 +195,11 @@ class FESR(Method):
                              "use a separate run_dir per variant")
 
     def step(self, batch: dict[str, Any], ctx: StepContext) -> dict[str, torch.Tensor]:
+        """One iteration of Algorithm 1: ``D_z`` (Eq. 24), ``D_img`` (Eq. 23), then in stage 2 ``R``
+        (Eq. 26), then ``G`` (Eq. 22 in stage 1, Eq. 25 in stage 2 of the joint variants).
+
+        Every face ``G_dec`` draws in the iteration (``x̂``, ``x^{rec}`` and, in stage 2, ``x^{p,f}``)
+        comes from one batched decoder call: ``G`` changes only at the end of the iteration."""
         c, nets = self.config, self.nets
         x, y = batch["image"], batch["expression"]
         if not c.synthesis:
@@ -219,37 +211,43 @@ class FESR(Method):
 
         K, B = c.gan.num_classes, x.shape[0]
         G, Dimg, Dz = nets["G"], nets["D_img"] if c.use_D_img else None, nets["D_z"] if c.use_D_z else None
-        joint_stage = c.recognition and ctx.step >= c.P_pre
+        net_R = nets["R"] if "R" in nets else None
+        joint_stage = net_R is not None and ctx.step >= c.P_pre
         out: dict[str, torch.Tensor] = {"stage": torch.tensor(2.0 if joint_stage else 1.0)}
         z = torch.rand(B, c.gan.latent_dim, device=x.device) * 2 - 1
         y_target = (y + torch.randint(1, K, y.shape, device=y.device)) % K
+        y_pf = (y if c.aux_source == "z" else torch.randint(0, K, y.shape, device=y.device)) if joint_stage else None
         with ctx.autocast():
             g = G.G_enc(x)
+            codes, labels = [g, g], [y_target, y]
+            if joint_stage:
+                codes.append(z if c.aux_source == "z" else g)
+                labels.append(y_pf)
+            faces = G.G_dec(torch.cat(codes), label_code(torch.cat(labels), K)).split(B)
+            x_hat, x_rec = faces[0], faces[1]
+            x_pf = faces[2] if joint_stage else None
             if Dz is not None:
                 out["L_D_z"] = adv_z_loss_D(Dz(z), Dz(g.detach()))
         if Dz is not None:
             ctx.update("D_z", out["L_D_z"])
-        with ctx.autocast():
-            x_hat = G.G_dec(g, label_code(y_target, K))
-            if Dimg is not None:
+        if Dimg is not None:
+            with ctx.autocast():
                 critic, cls_real = Dimg(torch.cat([x, x_hat.detach()]))
                 critic_real, critic_fake = critic[:B], critic[B:]
-        if Dimg is not None:
             gp = gradient_penalty(Dimg.critic, x, x_hat)
             cls_r = cls_loss(cls_real[:B], y) if cls_real is not None else None
             out["L_D_img"] = objective_D_img(adv_img_loss_D(critic_real, critic_fake), gp, cls_r,
                                              lambda5=c.lambdas[4], lambda_gp=c.lambda_gp)
             out["gp"], out["W_dist"] = gp.detach(), (critic_real.mean() - critic_fake.mean()).detach()
             ctx.update("D_img", out["L_D_img"])
-
-        aux = None
         if joint_stage:
-            stats, aux = self._recognition_update(batch, g, z, ctx)
-            out.update(stats)
-        terms: dict[str, torch.Tensor] = {}
-        with _frozen(Dimg, Dz, nets["R"] if "R" in nets else None):
             with ctx.autocast():
-                x_rec = G.G_dec(g, label_code(y, K))
+                terms_R = recognition_terms(net_R, x, y, x_pf.detach(), y_pf, c, pos=batch.get("pos_image"))
+            ctx.update("R", terms_R["L_R"])
+            out.update({k: v.detach() for k, v in terms_R.items()})
+        terms: dict[str, torch.Tensor] = {}
+        with frozen_weights(Dimg, Dz, net_R):
+            with ctx.autocast():
                 if c.use_rec:
                     terms["rec"] = rec_loss(x, x_rec)
                 if c.use_id:
@@ -261,49 +259,50 @@ class FESR(Method):
                         terms["cls_D_fake"] = cls_loss(cls_fake, y_target)
                 if Dz is not None:
                     terms["adv_z"] = adv_z_loss_G(Dz(g))
-                if aux is not None and c.joint:
-                    terms["cls_R_fake"] = cls_loss(nets["R"](aux[0]), aux[1])
+                if joint_stage and c.joint:
+                    with as_judge(net_R):  # R scores G's faces; its statistics and dropout stay out of it
+                        terms["cls_R_fake"] = cls_loss(net_R(x_pf), y_pf)
                 out["L_G"] = objective_G(terms, c.lambdas)
             ctx.update("G", out["L_G"])
         out.update({f"G_{k}": v for k, v in terms.items()})
         return {k: v.detach() for k, v in out.items()}
 
-    def _recognition_update(self, batch: dict[str, Any], g: torch.Tensor, z: torch.Tensor, ctx: StepContext
-                            ) -> tuple[dict[str, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-        """Eq. (26): one update of ``R`` on the triplet. Returns its logs and ``(x^{p,f}, labels)``
-        with ``x^{p,f}`` still attached to ``G`` for Eq. (25)."""
-        c, K = self.config, self.config.gan.num_classes
-        x, y = batch["image"], batch["expression"]
-        G, net_R = self.nets["G"], self.nets["R"]
-        pos = batch.get("pos_image") if c.intra_class else None
-        n = x.shape[0]
-        with ctx.autocast():
-            if c.aux_source == "z":
-                y_pf = y
-                x_pf = G.G_dec(z, label_code(y, K))
-            else:
-                y_pf = torch.randint(0, K, y.shape, device=y.device)
-                x_pf = G.G_dec(g, label_code(y_pf, K))
-            feats = net_R.R_ext(torch.cat([x, x_pf.detach()] + ([pos] if pos is not None else [])))
-            f_x, f_pf = feats[:n], feats[n:2 * n]
-            logits = net_R.R_cls(feats[:2 * n])
-            cls_r, cls_f = cls_loss(logits[:n], y), cls_loss(logits[n:], y_pf)
-            stats = {"L_cls_R_real": cls_r.detach(), "L_cls_R_fake": cls_f.detach(),
-                     "acc_R": (logits[:n].argmax(1) == y).float().mean()}
-            intra = None
-            if c.intra_class:
-                if pos is not None:
-                    f_pr, valid = feats[2 * n:], None
-                else:
-                    idx, valid = same_class_partner(y)
-                    f_pr = f_x[idx]
-                parts = intra_class_loss(f_x.float(), f_pr.float(), f_pf.float(), rdbp=c.rdbp, mask=valid)
-                intra = parts.total
-                stats.update({"L_r_dist": parts.r_dist.detach(), "L_rf_dist": parts.rf_dist.detach()})
-            loss = objective_R(intra, cls_r, cls_f, lambda6=c.lambdas[5])
-        ctx.update("R", loss)
-        stats["L_R"] = loss.detach()
-        return stats, (x_pf, y_pf)
+
+def recognition_terms(net_R: R, x: torch.Tensor, y: torch.Tensor, x_pf: torch.Tensor, y_pf: torch.Tensor,
+                      config: FESRConfig, *, pos: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """The terms of ``L_R`` (Eq. 26) on the triplet ``{x, x^{p,r}, x^{p,f}}``.
+
+    Real faces (``x`` and, when given, the real positives ``pos``) and synthetic faces ``x^{p,f}``
+    pass through ``R_ext`` separately, the synthetic pass with frozen BatchNorm statistics: batch
+    statistics of the real faces never shape the synthetic features (and vice versa), and the
+    statistics ``R`` uses at test time come from real faces only, as in BASELINE. So with RDBP
+    the gradient of ``L^rf_dist`` reaches ``R_ext``'s weights only through ``R_ext(x^{p,f})``
+    (Eq. 18). ``x^{p,r}`` is ``pos`` or, without it, a same-class partner from the batch.
+
+    Returns:
+        ``L_R`` and its parts: ``L_cls_R_real`` (Eq. 20), ``L_cls_R_fake`` (Eq. 21), ``L_r_dist``,
+        ``L_rf_dist`` (Eqs. 15-16, with the intra-class loss), ``acc_R`` (on the real faces).
+    """
+    n = x.shape[0]
+    real = net_R.R_ext(x if pos is None or not config.intra_class else torch.cat([x, pos]))
+    f_x = real[:n]
+    with frozen_statistics(net_R):
+        f_pf = net_R.R_ext(x_pf)
+    logits_r, logits_f = net_R.R_cls(f_x), net_R.R_cls(f_pf)
+    cls_r, cls_f = cls_loss(logits_r, y), cls_loss(logits_f, y_pf)
+    out = {"L_cls_R_real": cls_r, "L_cls_R_fake": cls_f, "acc_R": (logits_r.argmax(1) == y).float().mean()}
+    intra = None
+    if config.intra_class:
+        if pos is not None:
+            f_pr, valid = real[n:], None
+        else:
+            idx, valid = same_class_partner(y)
+            f_pr = f_x[idx]
+        parts = intra_class_loss(f_x.float(), f_pr.float(), f_pf.float(), rdbp=config.rdbp, mask=valid)
+        intra = parts.total
+        out.update(L_r_dist=parts.r_dist, L_rf_dist=parts.rf_dist)
+    out["L_R"] = objective_R(intra, cls_r, cls_f, lambda6=config.lambdas[5])
+    return out
 
 
 _SAME_STAGE_ONE = {"FG", "FESR_JL", "FESR_SL", "FESR_JL-IL", "FESR_JL-RDBP", "FESR_Real"}
