@@ -8,6 +8,12 @@ run with a non-zero exit naming the chapter and the cell; ``--keep-going`` build
 
 The book is built from a staging copy (``_build/src``) that mirrors the repository
 layout, so the sources never mix with build outputs.
+
+Converting a chapter adds what no chapter source should carry by hand (see :func:`convert`):
+a first code cell that installs ``fer_core`` on Google Colab and starts the chapter's clock,
+and a last cell (input hidden) with the page's provenance (:mod:`fer_core.provenance`).
+After execution the parameters cell papermill injects is removed from the rendered page
+(its values are in the provenance block).
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ from typing import Any, Sequence
 
 import yaml
 
-__all__ = ["Chapter", "ChapterError", "find_root", "chapters", "convert", "execute", "build_html", "run_book"]
+__all__ = ["Chapter", "ChapterError", "find_root", "chapters", "convert", "execute", "hide_injected_parameters",
+           "build_html", "run_book"]
 
 REPO_URL_TOKEN = "__FER_REPOSITORY_URL__"
 
@@ -93,38 +100,103 @@ def repository_url(root: Path) -> str:
     return str((config.get("repository") or {}).get("url", ""))
 
 
+#: What :func:`convert` puts before a chapter's first code cell (removed from the rendered page).
+START_CELL = """\
+# Added by fer_core.book. On Google Colab, install fer_core from the repository first (nothing
+# happens elsewhere); then start the clock of this page's provenance block.
+import sys as _sys
+if "google.colab" in _sys.modules:
+    import subprocess as _subprocess
+    _subprocess.run([_sys.executable, "-m", "pip", "install", "-q", "git+{repo_url}"], check=True)
+from fer_core import provenance as _fer_provenance
+_fer_provenance.start({chapter!r})"""
+
+#: The heading and the cell (input hidden) :func:`convert` puts at the end of every chapter.
+PROVENANCE_HEADING = "## Provenance of this page"
+PROVENANCE_CELL = """\
+# Added by fer_core.book: where this page's numbers came from, computed at the end of the run.
+from fer_core import provenance as _fer_provenance
+_fer_provenance.collect(globals())"""
+
+#: Tags that keep book-added cells (and papermill's injected parameters) off the rendered page.
+REMOVE_CELL, REMOVE_INPUT = "remove-cell", "remove-input"
+INJECTED_PARAMETERS = "injected-parameters"
+
+
 def convert(chapter: Chapter, out_dir: Path, *, repo_url: str = "") -> Path:
-    """Jupytext percent ``.py`` -> ``.ipynb`` in ``out_dir`` (the Colab cell gets the repository URL)."""
+    """Jupytext percent ``.py`` -> ``.ipynb`` in ``out_dir``, with the book's own cells added.
+
+    Before the first code cell: the Colab install (from ``repo_url``) and the start of the
+    chapter's clock (tag ``remove-cell``). At the end: a "Provenance of this page" heading and
+    a cell that shows :func:`fer_core.provenance.collect` (tag ``remove-input``).
+    """
     import jupytext
     import nbformat
 
     notebook = jupytext.read(chapter.source, fmt="py:percent")
     for cell in notebook.cells:
-        if REPO_URL_TOKEN in cell.source:
-            cell.source = cell.source.replace(REPO_URL_TOKEN, repo_url)
+        if cell.cell_type == "code" and REPO_URL_TOKEN in cell.source:  # the old copy-pasted install cell
+            raise ChapterError(
+                f"{chapter.source} carries its own Colab install cell; fer_core.book adds that cell to every "
+                "chapter now: delete it from the chapter source")
+    start = nbformat.v4.new_code_cell(START_CELL.format(repo_url=repo_url, chapter=chapter.name),
+                                      metadata={"tags": [REMOVE_CELL]})
+    first_code = next((i for i, c in enumerate(notebook.cells) if c.cell_type == "code"), len(notebook.cells))
+    notebook.cells.insert(first_code, start)
+    notebook.cells.append(nbformat.v4.new_markdown_cell(PROVENANCE_HEADING))
+    notebook.cells.append(nbformat.v4.new_code_cell(PROVENANCE_CELL, metadata={"tags": [REMOVE_INPUT]}))
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{chapter.name}.ipynb"
-    nbformat.write(notebook, target)
+    _write_notebook(notebook, target)
     return target
 
 
+def _write_notebook(notebook: Any, target: Path) -> None:
+    """Write ``notebook`` atomically (the old file or the new one, never a torn one)."""
+    import nbformat
+
+    from fer_core.io import atomic_write_bytes
+
+    atomic_write_bytes(target, (nbformat.writes(notebook) + "\n").encode())
+
+
+def hide_injected_parameters(notebook: Any) -> int:
+    """Tag papermill's injected parameters cell(s) ``remove-cell``; return how many were tagged."""
+    tagged = 0
+    for cell in notebook.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if INJECTED_PARAMETERS in tags and REMOVE_CELL not in tags:
+            cell.metadata["tags"] = [*tags, REMOVE_CELL]
+            tagged += 1
+    return tagged
+
+
 def execute(chapter: Chapter, notebook: Path, out_dir: Path, *, parameters: dict[str, Any], progress: bool = True) -> Path:
-    """Run ``notebook`` with papermill; raise :class:`ChapterError` naming the failing cell."""
+    """Run ``notebook`` with papermill; raise :class:`ChapterError` naming the failing cell.
+
+    Papermill writes into ``<name>.partial.ipynb`` as it goes; only a chapter that ran to the
+    end replaces ``<name>.ipynb`` (atomically), with the injected parameters cell hidden.
+    """
+    import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{chapter.name}.ipynb"
+    partial = out_dir / f"{chapter.name}.partial.ipynb"
     try:
-        papermill.execute_notebook(str(notebook), str(target), parameters=parameters, kernel_name="python3",
+        papermill.execute_notebook(str(notebook), str(partial), parameters=parameters, kernel_name="python3",
                                    progress_bar=progress, cwd=str(out_dir), log_output=False)
     except PapermillExecutionError as exc:
         raise ChapterError(
             f"chapter {chapter.name!r} ({chapter.source}) failed in cell {exc.cell_index} "
             f"(execution count {exc.exec_count}): {exc.ename}: {exc.evalue}\n"
-            f"The executed notebook with the full traceback is {target}"
+            f"The executed notebook with the full traceback is {partial}"
         ) from None
+    executed = nbformat.read(partial, as_version=4)
+    hide_injected_parameters(executed)
+    _write_notebook(executed, target)
+    partial.unlink()
     return target
 
 
@@ -139,8 +211,10 @@ def build_html(root: Path, executed: dict[str, Path], build_dir: Path, *, quiet:
     for name, path in executed.items():
         shutil.copy2(path, src / "notebooks" / f"{name}.ipynb")
     jb = Path(sys.executable).with_name("jupyter-book")
+    # --all: when no page is out of date Sphinx skips copying static files, so an edited
+    # stylesheet would never reach an otherwise unchanged book (a full build takes seconds).
     cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(src), "--path-output", str(build_dir / "jb"),
-           "--toc", str(src / "book" / "_toc.yml"), "--config", str(src / "_config.yml")]
+           "--toc", str(src / "book" / "_toc.yml"), "--config", str(src / "_config.yml"), "--all"]
     if quiet:
         cmd.append("-q")
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -215,3 +289,30 @@ def convert_all(out_dir: Path, *, root: Path | None = None, only: Sequence[str] 
     if out_dir.exists():
         shutil.rmtree(out_dir)
     return [convert(c, out_dir, repo_url=repo_url) for c in select(chapters(root), only)]
+
+
+# ------------------------------------------------------------------------ a Sphinx extension (_config.yml)
+def setup(app: Any) -> dict[str, Any]:
+    """``fer_core.book`` as a Sphinx extension: every page lists each script once.
+
+    Sphinx 7 lists an inline script twice when an extension adds it while the sources are read
+    (sphinx-thebe's ``const THEBE_JS_URL = ...``, sphinx-togglebutton's selector): the second
+    ``const`` is an error in every reader's browser console.
+    """
+    app.connect("html-page-context", _unique_scripts)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+def _unique_scripts(app: Any, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for js in scripts:
+        attributes = getattr(js, "attributes", {}) or {}
+        key = (str(getattr(js, "filename", js) or ""), repr(sorted(attributes.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(js)
+    scripts[:] = unique

@@ -1,6 +1,7 @@
 """``fer`` — the command line of fer-book (also ``python -m fer_core``).
 
     fer book --profile small [--only data fesr] [--keep-going]   execute chapters, build the HTML book
+             [--build-dir DIR]                                   (default _build/html)
     fer convert --out DIR                                        chapters -> .ipynb (for nbval)
     fer profiles [CHAPTER]                                       print the profile settings
     fer inspect PATH [--dataset NAME]                            what a dataset folder holds
@@ -22,7 +23,8 @@ def _cmd_book(args: argparse.Namespace) -> int:
     from fer_core.book import run_book
 
     return run_book(profile=args.profile, only=args.only, keep_going=args.keep_going, seed=args.seed,
-                    data_root=args.data_root, device=args.device, build=not args.no_build, nproc=args.nproc)
+                    data_root=args.data_root, device=args.device, build=not args.no_build, nproc=args.nproc,
+                    build_dir=None if args.build_dir is None else Path(args.build_dir).resolve())
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
@@ -67,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", default=None, help="folder of a real dataset (default: the synthetic world)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:1 ...")
     p.add_argument("--no-build", action="store_true", help="execute only; skip jupyter-book")
+    p.add_argument("--build-dir", default=None, metavar="DIR",
+                   help="where executed notebooks and the HTML book go (default: _build)")
     p.add_argument("--nproc", type=int, default=1, metavar="N", help="processes (GPUs) per training run, via torchrun")
     p.set_defaults(func=_cmd_book)
 

@@ -26,12 +26,6 @@
 # neither trivial nor impossible, and ordered like the real datasets), and lists the
 # real datasets the book reads when you have them.
 
-# %% tags=["hide-input"]
-# On Google Colab, install fer_core from the repository first (does nothing elsewhere).
-import subprocess, sys
-if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+__FER_REPOSITORY_URL__"], check=True)
-
 # %% tags=["parameters"]
 import os
 
@@ -75,7 +69,8 @@ n_people = 6
 faces = world.render(identity=np.repeat(np.arange(n_people), len(classes)),
                      expression=np.tile(np.arange(len(classes)), n_people), size=P.size)
 viz.image_grid(faces["image"], nrow=len(classes), col_labels=list(classes),
-               row_labels=[f"id {i}" for i in range(n_people)], title="identities × expressions (peak)")
+               row_labels=[f"id {i}" for i in range(n_people)],
+               title="identities × expressions (peak)")
 
 # %% [markdown]
 # ## Expressions from action units
@@ -89,7 +84,8 @@ viz.image_grid(faces["image"], nrow=len(classes), col_labels=list(classes),
 
 # %%
 prototypes = pd.DataFrame(
-    [{"class": name, "action units": " + ".join(f"{au}" + (f"×{w:g}" if w != 1 else "") for au, w in aus.items())}
+    [{"class": name,
+      "action units": " + ".join(f"{au}" + (f"×{w:g}" if w != 1 else "") for au, w in aus.items())}
      for name, aus in syn.PROTOTYPES.items()]).set_index("class")
 prototypes
 
@@ -126,9 +122,11 @@ yaws = np.array(syn.MULTIPIE_YAWS)
 views = list(syn.VIEWS)
 pose = world.render(identity=3, expression="happiness", yaw=yaws, size=P.size)
 view_faces = world.render(identity=3, expression="happiness", size=P.size,
-                          yaw=[syn.VIEWS[v][0] for v in views], pitch=[syn.VIEWS[v][1] for v in views])
+                          yaw=[syn.VIEWS[v][0] for v in views],
+                          pitch=[syn.VIEWS[v][1] for v in views])
 viz.image_grid(torch.cat([pose["image"], view_faces["image"]]), nrow=len(yaws) + len(views),
-               col_labels=[f"{y:+.0f}°" for y in yaws] + views, title="Multi-PIE-like yaws and F2ED-like views")
+               col_labels=[f"{y:+.0f}°" for y in yaws] + views,
+               title="Multi-PIE-like yaws and F2ED-like views")
 
 # %% [markdown]
 # ## Landmarks
@@ -140,7 +138,8 @@ viz.image_grid(torch.cat([pose["image"], view_faces["image"]]), nrow=len(yaws) +
 # %%
 lm = world.render(identity=[1, 1, 2, 2], expression=["neutral", "surprise", "happiness", "anger"],
                   yaw=[0, 30, -15, 15], size=max(P.size, 64))
-viz.landmark_overlay(lm["image"], lm["landmarks"], titles=["neutral 0°", "surprise 30°", "happiness −15°", "anger 15°"])
+viz.landmark_overlay(lm["image"], lm["landmarks"],
+                     titles=["neutral 0°", "surprise 30°", "happiness −15°", "anger 15°"])
 
 # %% [markdown]
 # ## Fine-grained expressions
@@ -153,7 +152,8 @@ viz.landmark_overlay(lm["image"], lm["landmarks"], titles=["neutral 0°", "surpr
 
 # %%
 fine = syn.expression_set("fine54")
-fg = world.render(identity=5, expression=np.arange(len(fine.classes)), expressions=fine, size=P.size)
+fg = world.render(identity=5, expression=np.arange(len(fine.classes)), expressions=fine,
+                  size=P.size)
 viz.image_grid(fg["image"], nrow=9, title="the 54 fine-grained classes of identity 5")
 
 # %% [markdown]
@@ -196,11 +196,13 @@ print(study.wall_time_summary())
 table = sanity[["classes", "chance", "n_train", "n_test", "accuracy", "accuracy_std"]].copy()
 table["target"] = [f"{lo:.0%}–{hi:.0%}" for lo, hi in (TARGETS[s] for s in table.index)]
 table["in range"] = sanity["in_target"]
-table.style.format({"chance": "{:.1%}", "accuracy": "{:.1%}", "accuracy_std": "{:.1%}"}, na_rep="–")
+table.style.format({"chance": "{:.1%}", "accuracy": "{:.1%}", "accuracy_std": "{:.1%}"},
+                   na_rep="–")
 
 # %%
 n_in = int(sanity["in_target"].sum())
-print(f"{n_in} of {len(sanity)} settings land in their target range in this run (profile {P.name}).")
+print(f"{n_in} of {len(sanity)} settings land in their target range in this run "
+      f"(profile {P.name}).")
 missed = [s for s, ok in sanity["in_target"].items() if not ok]
 print("outside its range: " + (", ".join(missed) if missed else "none"))
 
@@ -242,7 +244,8 @@ from fer_core.data.synthetic.world import RAMP
 from fer_core.methods.sanity import steps_of
 
 pd.Series({**{f"STYLE_SCALES[{k!r}]": v for k, v in STYLE_SCALES.items()}, "RAMP": RAMP,
-           "probe steps (A, B, C)": ", ".join(str(steps_of(m, P.steps)) for m in "ABC")}, name="value").to_frame()
+           "probe steps (A, B, C)": ", ".join(str(steps_of(m, P.steps)) for m in "ABC")},
+          name="value").to_frame()
 
 # %% [markdown]
 # ## How fast is the world?
@@ -262,14 +265,16 @@ pd.Series({**{f"STYLE_SCALES[{k!r}]": v for k, v in STYLE_SCALES.items()}, "RAMP
 # %%
 speed = pd.DataFrame(syn.bench_renderer(sizes=P.bench_sizes, n=P.bench_images)).set_index("size")
 speed = speed[["render_img_s", "png_img_s", "ratio", "png_tensor_img_s", "ratio_tensor"]]
-speed.columns = ["rendered / s", "PNG decoded / s", "ratio", "PNG decoded to a tensor / s", "ratio (tensor)"]
-speed.style.format({c: "{:,.0f}" for c in speed.columns if "/ s" in c} | {c: "{:.2f}×" for c in speed.columns
-                                                                        if c.startswith("ratio")})
+speed.columns = ["rendered / s", "PNG decoded / s", "ratio", "PNG decoded to a tensor / s",
+                 "ratio (tensor)"]
+speed.style.format({c: "{:,.0f}" for c in speed.columns if "/ s" in c}
+                   | {c: "{:.2f}×" for c in speed.columns if c.startswith("ratio")})
 
 # %%
 slowest = speed["ratio"].min()
+verdict = "never slower" if slowest >= 1 else "SLOWER than reading files"
 print(f"Slowest size: rendering is {slowest:.2f}× as fast as PNG decoding "
-      f"({'never slower' if slowest >= 1 else 'SLOWER than reading files'} on this machine, one thread).")
+      f"({verdict} on this machine, one thread).")
 
 # %% [markdown]
 # ## The real datasets
@@ -284,8 +289,9 @@ print(f"Slowest size: rendering is {slowest:.2f}× as fast as PNG decoding "
 # %%
 from fer_core.data.registry import DATASETS
 
-pd.DataFrame([{"name": key, "dataset": info.title, "classes": len(info.classes), "protocol": info.protocol,
-               "papers": ", ".join(info.papers)} for key, info in DATASETS.items()]).set_index("name")
+pd.DataFrame([{"name": key, "dataset": info.title, "classes": len(info.classes),
+               "protocol": info.protocol, "papers": ", ".join(info.papers)}
+              for key, info in DATASETS.items()]).set_index("name")
 
 # %% [markdown]
 # The expected layout of each, as the adapter reads it:

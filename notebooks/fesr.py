@@ -37,12 +37,6 @@
 # variants of its Section IV-D on subject-independent folds, and checks each headline
 # claim against what this run measures.
 
-# %% tags=["hide-input"]
-# On Google Colab, install fer_core from the repository first (does nothing elsewhere).
-import subprocess, sys
-if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+__FER_REPOSITORY_URL__"], check=True)
-
 # %% tags=["parameters"]
 import os
 

@@ -81,6 +81,7 @@ class Study(abc.ABC):
         self.reporter: Any = None
         #: experiments this process (or its workers) computed: id -> seconds
         self.computed: dict[tuple[str, int, int], float] = {}
+        __import__("fer_core.provenance").provenance.register(self)  # for the chapter page's provenance block
 
     # -- what a chapter supplies -----------------------------------------------------------------
     @classmethod
