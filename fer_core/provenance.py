@@ -142,8 +142,8 @@ class Provenance:
 
     def _repr_html_(self) -> str:
         body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in self.rows)
-        return (f'<div class="fer-provenance"><p><strong>Provenance of this page</strong> (computed by the '
-                f"run that produced it)</p><table>{body}</table></div>")
+        caption = "<p>Computed by the run that produced this page.</p>"
+        return f'<div class="fer-provenance">{caption}<table>{body}</table></div>'
 
 
 def collect(namespace: Mapping[str, Any] | None = None) -> Provenance:

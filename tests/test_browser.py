@@ -119,8 +119,8 @@ return {n: frames.length, shown: shown.map((m) => frames.indexOf(m)), src: shown
 """
 
 WIDE_CODE = """
-const unwrapped = arguments[0];
-return Array.from(document.querySelectorAll(".cell_input pre")).filter((p) => {
+const [selector, unwrapped] = arguments;
+return Array.from(document.querySelectorAll(selector)).filter((p) => {
   const before = p.style.whiteSpace;
   if (unwrapped) p.style.whiteSpace = "pre";  // as if lines could not wrap
   const wide = p.scrollWidth > p.clientWidth + 1;
@@ -129,6 +129,8 @@ return Array.from(document.querySelectorAll(".cell_input pre")).filter((p) => {
 }).map((p) => p.textContent.split("\\n").reduce((a, b) => (b.length > a.length ? b : a), "").slice(0, 120));
 """
 
+CELL_CODE = ".cell_input pre"  # the notebook's code cells
+SHOWN_CODE = ".cell_output pre"  # what cells print, and library code they show (viz.show_source)
 PAGE_WIDER_THAN_WINDOW = "return document.scrollingElement.scrollWidth > window.innerWidth + 1"
 
 REMOTE = """
@@ -177,14 +179,16 @@ def test_chapter_page_renders_offline(browser, html_dir, chapter):
 
     # No sideways scrolling: at WIDTH every code line fits unwrapped; in a narrow window lines
     # wrap, and wide tables scroll inside their own box, never the page.
-    assert browser.execute_script(WIDE_CODE, True) == [], f"{name}: code lines too wide at {WIDTH} px"
-    assert not browser.execute_script(PAGE_WIDER_THAN_WINDOW), f"{name}: the page scrolls sideways at {WIDTH} px"
-    browser.set_window_size(NARROW, HEIGHT)
-    try:
-        assert browser.execute_script(WIDE_CODE, False) == [], f"{name}: code scrolls sideways at {NARROW} px"
-        assert not browser.execute_script(PAGE_WIDER_THAN_WINDOW), f"{name}: the page scrolls sideways at {NARROW} px"
-    finally:
-        browser.set_window_size(WIDTH, HEIGHT)
+    assert browser.execute_script(WIDE_CODE, CELL_CODE, True) == [], f"{name}: code lines too wide at {WIDTH} px"
+    for width in (WIDTH, NARROW):
+        browser.set_window_size(width, HEIGHT)
+        try:
+            for code in (CELL_CODE, SHOWN_CODE):
+                assert browser.execute_script(WIDE_CODE, code, False) == [], \
+                    f"{name}: {code} scrolls sideways at {width} px"
+            assert not browser.execute_script(PAGE_WIDER_THAN_WINDOW), f"{name}: the page scrolls sideways at {width} px"
+        finally:
+            browser.set_window_size(WIDTH, HEIGHT)
     assert browser.execute_script(REMOTE) == [], f"{name}: requests that leave the machine"
     errors = [e["message"] for e in console if e.get("level") == "SEVERE"]
     assert errors == [], f"{name}: errors in the browser console"
