@@ -155,6 +155,10 @@ class Judge:
         """``(N,)`` the expression the judge reads from each face."""
         return self._out("expression", images).argmax(1)
 
+    def expression_probs(self, images: torch.Tensor) -> torch.Tensor:
+        """``(N, K)`` the judge's class probabilities for each face."""
+        return self._out("expression", images).softmax(1)
+
     def view(self, images: torch.Tensor) -> torch.Tensor:
         """``(N,)`` the pose code (index into ``pose_values``) the judge reads."""
         return self._out("view", images).argmax(1)

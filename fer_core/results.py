@@ -25,7 +25,7 @@ import torch
 import fer_core
 from fer_core.io import atomic_write_json, load_checkpoint, save_checkpoint
 
-__all__ = ["cache_root", "code_fingerprint", "config_key", "ResultStore"]
+__all__ = ["cache_root", "code_fingerprint", "fingerprint_of", "config_key", "ResultStore", "NOT_IN_FINGERPRINT"]
 
 
 def cache_root() -> Path:
@@ -37,17 +37,31 @@ def cache_root() -> Path:
 _FINGERPRINT: str | None = None
 
 
+#: Modules that build pages, print tables, measure speed or parse the command line: they never change
+#: an experiment's result, so editing them keeps the results cache.
+NOT_IN_FINGERPRINT = ("book.py", "provenance.py", "cli.py", "bench.py", "viz.py", "__main__.py")
+
+
 def code_fingerprint() -> str:
-    """Hash of every ``fer_core/**/*.py`` file's bytes (16 hex digits)."""
+    """Hash of the bytes of every ``fer_core/**/*.py`` file that can change a result (16 hex digits):
+    all but :data:`NOT_IN_FINGERPRINT` and the paper packages' ``report.py``/``bench.py``."""
     global _FINGERPRINT
     if _FINGERPRINT is None:
-        pkg = Path(fer_core.__file__).parent
-        h = hashlib.sha256()
-        for path in sorted(pkg.rglob("*.py")):
-            h.update(str(path.relative_to(pkg)).encode())
-            h.update(path.read_bytes())
-        _FINGERPRINT = h.hexdigest()[:16]
+        _FINGERPRINT = fingerprint_of(Path(fer_core.__file__).parent)
     return _FINGERPRINT
+
+
+def fingerprint_of(pkg: Path) -> str:
+    """:func:`code_fingerprint` of the package folder ``pkg``."""
+    h = hashlib.sha256()
+    for path in sorted(pkg.rglob("*.py")):
+        rel = path.relative_to(pkg)
+        if (len(rel.parts) == 1 and rel.name in NOT_IN_FINGERPRINT) or (
+                rel.parts[0] == "methods" and rel.name in ("report.py", "bench.py")):
+            continue
+        h.update(str(rel).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _canonical(config: Mapping[str, Any]) -> str:

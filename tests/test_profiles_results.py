@@ -64,3 +64,18 @@ def test_non_plain_config_is_refused(tmp_path):
 def test_default_root_follows_fer_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("FER_CACHE", str(tmp_path))
     assert ResultStore("c").dir == tmp_path / "results" / "c"
+
+
+def test_the_fingerprint_ignores_modules_that_cannot_change_a_result(tmp_path):
+    from fer_core.results import fingerprint_of
+
+    pkg = tmp_path / "fer_core"
+    (pkg / "methods" / "paper").mkdir(parents=True)
+    for name in ("train.py", "book.py", "methods/paper/method.py", "methods/paper/report.py"):
+        (pkg / name).write_text("x = 1\n")
+    before = fingerprint_of(pkg)
+    (pkg / "book.py").write_text("x = 2\n")
+    (pkg / "methods/paper/report.py").write_text("x = 2\n")
+    assert fingerprint_of(pkg) == before
+    (pkg / "methods/paper/method.py").write_text("x = 2\n")
+    assert fingerprint_of(pkg) != before

@@ -116,3 +116,19 @@ def test_evaluate_hook_runs_in_eval_mode_and_is_logged(tmp_path):
     assert seen == [(3, False), (6, False)]
     assert [e["step"] for e in res.evals] == [3, 6]
     assert len((tmp_path / "evals.jsonl").read_text().splitlines()) == 2
+
+
+def test_keep_leaves_a_snapshot_equal_to_a_shorter_run(tmp_path):
+    from fer_core.io import load_checkpoint
+    from fer_core.train import snapshot_path
+
+    full = ToyClassifier()
+    fit(full, BlobDataset(), steps=8, batch_size=4, run_dir=tmp_path / "full", keep=(3,), progress=False, device="cpu")
+    short = ToyClassifier()
+    fit(short, BlobDataset(), steps=3, batch_size=4, run_dir=tmp_path / "short", progress=False, device="cpu")
+    snap = load_checkpoint(snapshot_path(tmp_path / "full", 3))
+    assert snap["step"] == 3 and load_checkpoint(tmp_path / "full" / "checkpoint.pt")["step"] == 8
+    for k, v in short.nets.state_dict().items():
+        assert torch.equal(snap["nets"][k], v), k
+    with pytest.raises(ValueError, match="keep= needs a run_dir"):
+        fit(ToyClassifier(), BlobDataset(), steps=2, batch_size=4, keep=(1,), progress=False, device="cpu")

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Mapping
 import pandas as pd
 import torch
 
-from fer_core import distributed, runtime
+from fer_core import distributed, provenance, runtime
 from fer_core.experiments.board import format_seconds
 from fer_core.experiments.data import ChapterData
 from fer_core.experiments.plan import Experiment, Plan, RunKey
@@ -81,7 +81,7 @@ class Study(abc.ABC):
         self.reporter: Any = None
         #: experiments this process (or its workers) computed: id -> seconds
         self.computed: dict[tuple[str, int, int], float] = {}
-        __import__("fer_core.provenance").provenance.register(self)  # for the chapter page's provenance block
+        provenance.register(self)  # for the chapter page's provenance block
 
     # -- what a chapter supplies -----------------------------------------------------------------
     @classmethod

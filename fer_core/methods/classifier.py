@@ -10,7 +10,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from fer_core import runtime
-from fer_core.train import Method, StepContext, fit, make_adam
+from fer_core.train import Method, StepContext, cosine_decay, fit, make_adam
 
 __all__ = ["Classifier", "train_classifier"]
 
@@ -19,12 +19,14 @@ class Classifier(Method):
     """Cross-entropy training of ``net`` on ``batch["image"] -> batch[target]`` with Adam."""
 
     def __init__(self, net: nn.Module, *, lr: float = 1e-3, weight_decay: float = 0.0,
-                 betas: tuple[float, float] = (0.9, 0.999), target: str = "expression", label_smoothing: float = 0.0):
+                 betas: tuple[float, float] = (0.9, 0.999), target: str = "expression", label_smoothing: float = 0.0,
+                 decay_steps: int | None = None):
         if lr <= 0:
             raise ValueError(f"lr must be > 0, got {lr}")
         self.nets = nn.ModuleDict({"net": net})
         self.optimizers = {"net": make_adam(net.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)}
-        self.schedulers = {}
+        # decay_steps: the rate falls to 0 along a cosine over that many steps (see train.cosine_decay)
+        self.schedulers = {"net": cosine_decay(self.optimizers["net"], decay_steps)} if decay_steps else {}
         self.target = target
         self.label_smoothing = label_smoothing
 
@@ -37,6 +39,8 @@ class Classifier(Method):
             logits = self.net(batch["image"])
             loss = nn.functional.cross_entropy(logits.float(), batch[self.target], label_smoothing=self.label_smoothing)
         ctx.update("net", loss)
+        if "net" in self.schedulers:
+            self.schedulers["net"].step()
         acc = (logits.argmax(1) == batch[self.target]).float().mean()
         return {"loss": loss, "acc": acc}
 

@@ -99,7 +99,7 @@ class SanityStudy(Study):
     """The sanity experiment: models A, B, C, one world and one training run per seed."""
 
     chapter = "data"
-    plan_settings = ("seeds", "bench_sizes", "bench_images")
+    plan_settings = ("seeds", "bench_sizes", "bench_images", "protocol_identities", "protocol_folds")
 
     @classmethod
     def build_data(cls, P: Mapping[str, Any], *, dataset: str = "synthetic", data_root: str | Path | None = None,

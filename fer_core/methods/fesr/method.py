@@ -63,7 +63,7 @@ from fer_core.methods.fesr.nets import D_img, D_z, FESGANConfig, Generator, R, R
 from fer_core.nets.identity import IdentityCNN, IdentityExtractor
 from fer_core.nets.lightcnn import LightCNN29v2
 from fer_core.nets.modes import as_judge, frozen_statistics, frozen_weights
-from fer_core.train import CHECKPOINT_FORMAT, CHECKPOINT_NAME, Method, StepContext, make_adam
+from fer_core.train import CHECKPOINT_FORMAT, CHECKPOINT_NAME, Method, StepContext, cosine_decay, make_adam
 
 __all__ = ["FESRConfig", "FESR", "VARIANTS", "ABLATIONS", "FESGAN_VARIANTS", "TWO_STAGE", "fesr_variant",
            "recognition_terms", "continue_from_pretraining", "synthesize", "sample_new_identities"]
@@ -74,7 +74,9 @@ class FESRConfig:
     """Training hyper-parameters and variant switches of FESR (Section IV-B, Algorithm 1).
 
     ``lambdas`` are λ1..λ6 of Eqs. (22)-(26); ``lr``/``betas`` Adam for every network
-    (``lr_R``, when set, for ``R`` only: short CPU profiles may need a faster ``R``);
+    (``lr_R``, when set, for ``R`` only: short CPU profiles may need a faster ``R``; ``R_updates``,
+    when set, decays ``R``'s rate to 0 along a cosine over that many updates, see
+    :func:`~fer_core.train.cosine_decay`);
     ``batch_size`` is what the paper used (pass it to ``fit``); ``P_pre`` the pre-training
     iterations. The switches below are set by :func:`fesr_variant`.
     """
@@ -89,6 +91,7 @@ class FESRConfig:
     lambdas: tuple[float, float, float, float, float, float] = (1.0, 10.0, 5.0, 1.0, 1.0, 0.001)
     lambda_gp: float = 10.0
     batch_size: int = 16
+    R_updates: int | None = None
     synthesis: bool = True
     recognition: bool = True
     joint: bool = True
@@ -184,6 +187,12 @@ class FESR(Method):
                                         lr=c.lr_R if k == "R" and c.lr_R is not None else c.lr)
                            for k, m in nets.items() if k != "F_id"}
         self.schedulers = {}
+        if "R" in self.optimizers and c.R_updates:
+            self.schedulers["R"] = cosine_decay(self.optimizers["R"], c.R_updates)
+
+    def _R_updated(self) -> None:
+        if "R" in self.schedulers:
+            self.schedulers["R"].step()
 
     def extra_state(self) -> dict:
         return {"variant": self.config.variant}
@@ -207,6 +216,7 @@ class FESR(Method):
                 logits = nets["R"](x)
                 loss = cls_loss(logits, y)
             ctx.update("R", loss)
+            self._R_updated()
             return {"L_R": loss.detach(), "acc_R": (logits.argmax(1) == y).float().mean()}
 
         K, B = c.gan.num_classes, x.shape[0]
@@ -244,6 +254,7 @@ class FESR(Method):
             with ctx.autocast():
                 terms_R = recognition_terms(net_R, x, y, x_pf.detach(), y_pf, c, pos=batch.get("pos_image"))
             ctx.update("R", terms_R["L_R"])
+            self._R_updated()
             out.update({k: v.detach() for k, v in terms_R.items()})
         terms: dict[str, torch.Tensor] = {}
         with frozen_weights(Dimg, Dz, net_R):
@@ -348,7 +359,8 @@ def continue_from_pretraining(method: FESR, pretrained: str | Path, run_dir: str
     if state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{src} is not a fer-book training checkpoint (format {state.get('format')!r})")
     # every other field (RNG states, world size) carries over unchanged
-    save_checkpoint({**state, "nets": nets, "optimizers": optimizers, "schedulers": {}, "extra": method.extra_state()}, dst)
+    save_checkpoint({**state, "nets": nets, "optimizers": optimizers, "schedulers": {k: v.state_dict() for k, v in method.schedulers.items()},
+                     "extra": method.extra_state()}, dst)
     return step
 
 
