@@ -158,11 +158,11 @@ def test_ledger_pairs_folds_and_closing_notes(tiny, monkeypatch):
     study, _ = tiny
     from fer_core.methods.fesr.experiments import _pseudo_rows
 
-    names = ("FG", "FG_short", "FG-IP", "FG-CO", "FG-Dz", *ABLATIONS)
+    names = ("FG", "FG_short", "FG-IP", "FG-CO", "FG-Dz", "CNN", *ABLATIONS)
     rows = [{"variant": v, "fold": k, "seed": 0, "accuracy": 0.5 + 0.01 * k + (0.1 if v == "FESR_JL" else 0),
              "gap": 1.0 + (0.0 if v == "FESR_JL" else 0.5) + 0.01 * k,
-             "judge_identity": 0.9 if v == "FG_short" else 0.5 - 0.1 * k, "psnr": 20.0, "psnr_true": 20.0 + k,
-             "copy_psnr_true": 30.0, "novelty": 0.3, "intensity_rho": 0.8 + 0.05 * k}
+             "judge_identity": 0.9 if v == "FG_short" else 0.5 - 0.01 * k, "psnr": 20.0, "psnr_true": 20.0 + 0.01 * k,
+             "copy_psnr_true": 30.0, "novelty": 0.3, "judge_target": 0.5, "intensity_rho": 0.8 + 0.05 * k}
             for v in names for k in range(3)]
     df = pd.DataFrame(rows)
     monkeypatch.setattr(study, "values", lambda: pd.concat([df, _pseudo_rows(df, "FG_short")], ignore_index=True))

@@ -87,11 +87,12 @@ def paper_table_iii(G: nn.Module, test: Any) -> dict[str, float]:
 
 
 def intensity_curve(G: nn.Module, judge: Judge, x: torch.Tensor, labels: torch.Tensor, levels: torch.Tensor,
-                    K: int) -> dict[str, Any]:
+                    K: int, *, generator: torch.Generator) -> dict[str, Any]:
     """Fig. 6 as a number: the judge's mean probability of the target class at each intensity ``v`` of
-    ``u(y')``, and its Spearman rank correlation with ``v`` (1 = rises monotonically)."""
-    rows, targets = transfers(labels, K)
-    x = x[rows]
+    ``u(y')`` (every test face towards one other expression drawn at random), and its Spearman rank
+    correlation with ``v`` (1 = rises monotonically)."""
+    shift = torch.randint(1, K, (len(labels),), generator=generator)
+    targets = ((labels.cpu() + shift) % K).numpy()
     means = []
     for v in levels.tolist():
         probs = judge.expression_probs(synthesize_to(G, x, targets, intensity=float(v)))

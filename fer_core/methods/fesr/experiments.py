@@ -55,6 +55,8 @@ VERIFICATION_FAR = 0.01
 _DATA_KEYS = ("size", "channels", "n_identities", "n_frames", "folds")
 #: The Fig. 4 ablations trained for ``fesgan_steps`` on every fold, and those only on the first ``fesgan_folds``.
 ABLATION_GAN, FIGURE_GAN = ("FG-IP", "FG-CO", "FG-Dz"), ("FG-Dimg", "FG-Dimg_cls")
+#: Runs whose generator is scored (the joint variants other than FESR_JL are read for recognition only).
+_SYNTHESIS_SCORED = ("FG", "FG_short", "FESR_JL", *FESGAN_VARIANTS)
 #: BASELINE with the paper's R (Table II) when the profile's R is the plain-CNN deviation.
 TABLE_II = "BASELINE-TableII"
 #: The recognition variants that learn jointly with FESGAN.
@@ -293,7 +295,7 @@ class FESRStudy(JudgeMixin, Study):
             scores = evaluate.classify(net_R, test, num_classes=self.K, batch_size=128)
             out.update(accuracy=scores["accuracy"], y_true=scores["y_true"], y_pred=scores["y_pred"],
                        stem_source=net_R.stem_source)
-        if "G" in method.nets:
+        if "G" in method.nets and exp.variant in _SYNTHESIS_SCORED:
             out.update(self._synthesis(method.nets["G"], exp.fold, gen))
         if "G" in method.nets and "R" in method.nets:
             out.update(self._feature_gap(method, exp.fold, gen))
@@ -308,7 +310,8 @@ class FESRStudy(JudgeMixin, Study):
         out["verification"] = self._verification(G, fold, gen)
         out["judge"] = ev.judge_transfers(G, judge, self.data, fold, self.device)
         levels = torch.linspace(0, 1, int(P["intensity_levels"]))
-        out["intensity_curve"] = ev.intensity_curve(G, judge, x, test.data["expression"], levels, self.K)
+        out["intensity_curve"] = ev.intensity_curve(G, judge, x, test.data["expression"], levels, self.K,
+                                                    generator=gen)
         out.update(ev.prior_novelty(G, judge, parts["train"].data["image"], x, n=int(P["n_prior"]), K=self.K,
                                     generator=gen))
         show = _show_rows(test.meta.reset_index(drop=True), int(P["n_show"]))
