@@ -4,7 +4,7 @@
              [--build-dir DIR]                                   (default _build/html)
     fer convert --out DIR                                        chapters -> .ipynb (for nbval)
     fer profiles [CHAPTER]                                       print the profile settings
-    fer inspect PATH [--dataset NAME]                            what a dataset folder holds
+    fer inspect PATH [--dataset NAME]                            what a dataset folder holds, who can use it
     fer bench [--quick]                                          throughput figures
 """
 
@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("chapter", nargs="?")
     p.set_defaults(func=_cmd_profiles)
 
-    p = sub.add_parser("inspect", help="describe a dataset folder: what was found, per class/subject/view, problems")
+    p = sub.add_parser("inspect", help="describe a dataset folder: what was found, per class/subject/view, "
+                                       "problems, and the chapters that can use it")
     p.add_argument("path")
     p.add_argument("--dataset", default=None, help="dataset name (default: detect from the layout)")
     p.add_argument("--no-check-images", action="store_true", help="skip decoding every image (faster on large sets)")

@@ -1,10 +1,12 @@
-"""Small format-faithful fixtures for RAF-DB, FER2013, JAFFE, KDEF and F2ED-style folders.
+"""Small format-faithful fixtures for RAF-DB, FER2013, JAFFE, KDEF and F2ED-style folders,
+the class-folder copies of RAF-DB and FER2013 readers download from mirrors, and a
+class-folder dataset of one's own photos.
 
 Each builder writes a folder with the publisher's names, nesting, label-file syntax and
 image formats (JPEG for RAF-DB/KDEF/F2ED, a CSV of pixel strings for FER2013, 8-bit
-grayscale and palette TIFFs for JAFFE) and returns the path a reader would pass as
-``data_root``. Only the counts and the image sizes are shrunk (keyword arguments restore
-the real sizes).
+grayscale and palette TIFFs for JAFFE, 48x48 grey PNGs for FER2013's image folders) and
+returns the path a reader would pass as ``data_root``. Only the counts and the image sizes are
+shrunk (keyword arguments restore the real sizes).
 
 Every image is nearly flat with a grey level that encodes its expression in the book's
 class order (:func:`class_level`), so a test can check that the label an adapter reports
@@ -203,6 +205,79 @@ def f2ed_meta(*, identities: int = 10, expressions: int = 10,
         keep = np.random.default_rng(seed).random(len(meta)) >= drop
         meta = meta[keep].reset_index(drop=True)
     return meta
+
+
+# --------------------------------------------------------------------------- redistributed layouts
+def make_rafdb_folders(tmp: Path, *, n_train: int = 2, n_test: int = 1, size: int = 100,
+                       inside_dataset: bool = True) -> Path:
+    """RAF-DB basic as widely shared: ``DATASET/{train,test}/<label 1-7>/<stem>_aligned.jpg`` plus
+    ``train_labels.csv`` / ``test_labels.csv`` (``image,label``) in the root.
+
+    ``n_train``/``n_test`` images per label; names as published (five and four digits).
+    ``inside_dataset=False`` puts ``train/`` and ``test/`` in the root itself. Returns the root.
+    """
+    root = Path(tmp) / "raf-db-dataset"
+    images = root / "DATASET" if inside_dataset else root
+    seed = 0
+    for split, n, width in (("train", n_train, 5), ("test", n_test, 4)):
+        counter = itertools.count(1)
+        lines = ["image,label"]
+        for code, name in RAF_CODES.items():
+            folder = images / split / str(code)
+            folder.mkdir(parents=True)
+            for _ in range(n):
+                image = f"{split}_{next(counter):0{width}d}_aligned.jpg"
+                lines.append(f"{image},{code}")
+                _flat(class_level(name), (size, size), rgb=True, seed=seed).save(folder / image, quality=95)
+                seed += 1
+        (root / f"{split}_labels.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+FER_FOLDERS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness", "neutral": "neutral",
+               "sad": "sadness", "surprise": "surprise"}
+
+
+def make_fer2013_folders(tmp: Path, *, per_split: dict[str, int] | None = None, ext: str = ".png") -> Path:
+    """FER2013 as image folders: ``{train,test}/<emotion>/<Usage>_<n>.png``, 48x48 grey.
+
+    ``per_split`` images per emotion (default 2 train, 1 test). Returns the root.
+    """
+    root = Path(tmp) / "fer2013-images"
+    per_split = per_split or {"train": 2, "test": 1}
+    seed = 0
+    for split, n in per_split.items():
+        usage = {"train": "Training", "test": "PrivateTest", "val": "PublicTest"}[split]
+        for folder, name in FER_FOLDERS.items():
+            (root / split / folder).mkdir(parents=True)
+            for _ in range(n):
+                _flat(class_level(name), (48, 48), rgb=False, seed=seed).save(
+                    root / split / folder / f"{usage}_{10000000 + 7919 * seed}{ext}")
+                seed += 1
+    return root
+
+
+MY_FOLDERS = {"Happy": "happiness", "sad": "sadness", "angry": "anger", "neutral": "neutral"}
+
+
+def make_classfolder(tmp: Path, *, folders: dict[str, str] | None = None, people: tuple[str, ...] = ("anna", "ben",
+                     "carla"), per_person: int = 2, named: bool = True, size: tuple[int, int] = (64, 80)) -> Path:
+    """Own photos in class folders: ``<folder>/<person>_<k>.jpg`` (``named``) or ``IMG_<n>.jpg``.
+
+    ``folders`` maps folder names to the class their images encode (default
+    :data:`MY_FOLDERS`, with the spellings people use). Returns the root.
+    """
+    root = Path(tmp) / "my-faces"
+    folders = folders if folders is not None else MY_FOLDERS
+    seed = 0
+    for folder, name in folders.items():
+        (root / folder).mkdir(parents=True)
+        for person in people:
+            for k in range(1, per_person + 1):
+                stem = f"{person}_{k:02d}" if named else f"IMG_{1000 + seed:04d}"
+                _flat(class_level(name), size, rgb=True, seed=seed).save(root / folder / f"{stem}.jpg", quality=95)
+                seed += 1
+    return root
 
 
 # --------------------------------------------------------------------------- damage

@@ -12,9 +12,11 @@ translation; Umeyama's closed form), and the output is sampled bilinearly (borde
 pixels repeat outward). Large reductions are pre-filtered with an antialiased resize
 so that small outputs do not alias.
 
-Deviation from the papers: they align with dlib's detector/landmarker; here the
-landmarks are those the dataset ships (CK+, Multi-PIE annotations) and datasets without
-them are centre-cropped (Oulu-CASIA, MMI frames are roughly centred faces).
+Landmarks: those the dataset ships (CK+, F2ED); for datasets without them (JAFFE, KDEF,
+Oulu-CASIA, RAF-DB's originals, class folders) those of dlib's detector and 68-point
+predictor, as in the papers, when the optional faces extra is installed
+(:mod:`fer_core.data.faces`). Deviation from the papers otherwise: such faces are
+centre-cropped (as are MMI and Multi-PIE frames, roughly centred faces).
 """
 
 from __future__ import annotations

@@ -22,6 +22,12 @@ split      str     publisher's split where one exists (train / val / test)
 path       str     file the sample was read from (real data)
 ========== ======= ===========================================================
 
+Identities: ``subject`` is always filled, but some datasets have no identity labels (RAF-DB,
+FER2013, a class-folder dataset without a subject pattern): there every image is its own
+``subject`` and ``dataset.subjects_known`` is False, so folds by subject cannot guarantee that
+no person appears in both train and test (:func:`fer_core.data.protocols.chapter_folds`
+then uses stratified folds and says so).
+
 Items are dicts: ``"image"`` a float tensor ``(C, H, W)`` in [-1, 1], ``"expression"``
 and ``"identity"`` (the integer code of ``subject`` in ``dataset.subjects``) as int64,
 plus optional ``"intensity"``, ``"yaw"``, ``"view"`` (int code), ``"landmarks"``
@@ -57,6 +63,8 @@ class FaceDataset(Dataset):
 
     meta: pd.DataFrame
     classes: tuple[str, ...]
+    #: False when ``subject`` is a per-image placeholder (the dataset has no identity labels).
+    subjects_known: bool = True
 
     def __len__(self) -> int:
         return len(self.meta)
@@ -106,6 +114,7 @@ class SubsetView(FaceDataset):
         self.parent, self.indices, self.name = parent, indices, name
         self.meta = parent.meta.iloc[indices].reset_index(drop=True)
         self.classes = parent.classes
+        self.subjects_known = bool(getattr(parent, "subjects_known", True))
 
     @property
     def subjects(self) -> tuple[str, ...]:

@@ -208,11 +208,13 @@ class CKPlus48(FileDataset):
 
     @staticmethod
     def _is_root(p: Path) -> bool:
+        """Three or more CK+ class folders, with images named like CK+ frames (``S010_004_00000017``):
+        other class-folder datasets (one's own photos) are left to the ``classfolder`` reader."""
         try:
-            names = [c.name for c in p.iterdir() if c.is_dir()]
+            folders = [c for c in p.iterdir() if c.is_dir() and canonical_class(c.name) in CK_CODES[1:]]
         except OSError:
             return False
-        return sum(canonical_class(n) in CK_CODES[1:] for n in names) >= 3
+        return len(folders) >= 3 and any(_FRAME_RE.match(f.stem) for c in folders for f in list_images(c))
 
     def scan(self) -> pd.DataFrame:
         root = find_root(self.root, dataset="CK+48", marker=self._is_root,

@@ -14,6 +14,12 @@ Where ``torchvision.datasets.FER2013`` fits: this adapter accepts its folder lay
 It does not call torchvision's class: that class checks the file's MD5 (so it rejects
 any edited copy and every test fixture) and merges PublicTest and PrivateTest into
 one "test" split, which the papers keep apart.
+
+:class:`FER2013Folders` reads the image-folder copy most readers download instead
+(``LAYOUT_FOLDERS``): the 48x48 grey faces as image files in ``train/<emotion>/`` and
+``test/<emotion>/`` (``val/`` where a copy has it), the emotion as a folder name (``angry``,
+``happy``, ...). Such copies usually merge PublicTest and PrivateTest into ``test/``, so the
+papers' validation/test distinction is lost unless the copy keeps a ``val/`` folder.
 """
 
 from __future__ import annotations
@@ -27,19 +33,28 @@ import numpy as np
 import pandas as pd
 
 from fer_core.data.base import EXPRESSIONS_7
+from fer_core.data.classfolder import SPLIT_NAMES, class_dirs, class_images
 from fer_core.data.files import (
-    BadImagesSkipped, CorruptImageError, FileDataset, LabelFileError, UnknownClassError, WrongRootError, find_root,
-    read_text,
+    BadImagesSkipped, CorruptImageError, FileDataset, LabelFileError, UnknownClassError, WrongRootError,
+    canonical_class, find_root, read_text,
 )
 from fer_core.data.protocols import Split, official_split
 
-__all__ = ["FER2013", "LAYOUT", "FER_CODES", "USAGE", "read_fer2013_csv"]
+__all__ = ["FER2013", "FER2013Folders", "LAYOUT", "LAYOUT_FOLDERS", "FER_CODES", "USAGE", "read_fer2013_csv"]
 
 LAYOUT = """\
 data_root/                     the extracted fer2013/ folder (or its parent, torchvision's root)
   fer2013.csv                  header "emotion,pixels,Usage"; rows "0,70 80 82 ... (2304 values),Training"
                                Usage: Training / PublicTest / PrivateTest
   (or icml_face_data.csv       header "emotion, Usage, pixels", the same rows in another column order)
+"""
+
+LAYOUT_FOLDERS = """\
+data_root/                                   the image-folder copy (e.g. Kaggle's "FER-2013")
+  train/angry/ disgust/ fear/ happy/ neutral/ sad/ surprise/    one folder per emotion
+    Training_10118481.jpg ...                48x48 grey faces (PNG or JPG)
+  test/angry/ ... surprise/                  (PublicTest and PrivateTest together in most copies)
+  val/ ...                                   optional
 """
 
 FER_CODES: dict[int, str] = {0: "anger", 1: "disgust", 2: "fear", 3: "happiness", 4: "sadness", 5: "surprise",
@@ -148,8 +163,11 @@ class FER2013(FileDataset):
     """
 
     name = "fer2013"
+    title = "FER2013"
     LAYOUT = LAYOUT
     classes = EXPRESSIONS_7
+    subjects_known = False
+    subjects_hint = "FER2013 publishes no identities."
 
     def __init__(self, root, **kwargs):
         self._scan_skipped: list[tuple[str, str]] = []
@@ -182,3 +200,92 @@ class FER2013(FileDataset):
     def official_split(self) -> Split:
         """Training / PublicTest / PrivateTest as train / val / test (28,709 / 3,589 / 3,589)."""
         return official_split(self.meta, name="FER2013 Usage")
+
+
+# --------------------------------------------------------------------------- the image-folder copy
+
+
+def _split_dirs(p: Path) -> list[tuple[str, Path]]:
+    return [(SPLIT_NAMES[c.name.lower()], c) for c in class_dirs(p) if c.name.lower() in SPLIT_NAMES]
+
+
+def _first_image_size(folder: Path) -> tuple[int, int] | None:
+    from PIL import Image
+
+    for f in sorted(folder.iterdir()):
+        if f.is_file() and not f.name.startswith("."):
+            try:
+                with Image.open(f) as img:
+                    return img.size
+            except (OSError, ValueError):
+                continue
+    return None
+
+
+def _folders_marker(p: Path) -> bool:
+    """Split folders whose subfolders are >= 3 of FER2013's emotions, holding 48x48 images."""
+    for _, split in _split_dirs(p):
+        emotions = [c for c in class_dirs(split) if canonical_class(c.name) in EXPRESSIONS_7]
+        if len(emotions) >= 3:
+            sizes = [_first_image_size(c) for c in emotions[:3]]
+            return any(s == (SIDE, SIDE) for s in sizes)
+    return False
+
+
+class FER2013Folders(FileDataset):
+    """FER2013 as image folders (``LAYOUT_FOLDERS``).
+
+    Args:
+        root: the folder holding ``train/`` and ``test/``.
+        **kwargs: as :class:`fer_core.data.files.FileDataset` (the faces are already cropped:
+            no face detection, ``align`` has no effect).
+
+    ``meta`` columns: path, subject (the image's path without extension: no identities),
+    expression (``EXPRESSIONS_7`` index), split (train/val/test), folder (the emotion folder's name).
+    """
+
+    name = "fer2013_folders"
+    title = "FER2013 (image folders)"
+    LAYOUT = LAYOUT_FOLDERS
+    classes = EXPRESSIONS_7
+    subjects_known = False
+    subjects_hint = "FER2013 publishes no identities."
+
+    def scan(self) -> pd.DataFrame:
+        root = find_root(self.root, dataset="FER2013 (image folders)", marker=_folders_marker,
+                         expected="train/ and test/, each holding the emotion folders angry/ ... surprise/ of 48x48 "
+                                  "faces")
+        self.root = root
+        rows, ignored = [], []
+        splits = _split_dirs(root)
+        for split, folder in splits:
+            seen = set()
+            for sub in class_dirs(folder):
+                cls = canonical_class(sub.name)
+                if cls not in EXPRESSIONS_7:
+                    raise UnknownClassError(
+                        f"FER2013 (image folders): {sub} is not one of FER2013's emotions "
+                        f"({', '.join(FER_CODES.values())}; spellings such as angry, happy, sad are understood). "
+                        "Move or remove it.")
+                images, others = class_images(sub, dataset="FER2013 (image folders)", recursive=False)
+                ignored.extend(o.relative_to(root).as_posix() for o in others)
+                seen.add(cls)
+                for f in images:
+                    rel = f.relative_to(root).as_posix()
+                    rows.append({"path": rel, "subject": rel.rsplit(".", 1)[0], "expression": EXPRESSIONS_7.index(cls),
+                                 "split": split, "folder": sub.name})
+            missing = [c for c in EXPRESSIONS_7 if c not in seen]
+            if missing:
+                warnings.warn(f"FER2013 (image folders): {folder} has no folder for {', '.join(missing)}; FER2013 has "
+                              "all seven emotions in every split: is the copy complete?", stacklevel=3)
+        if ignored:
+            warnings.warn(f"FER2013 (image folders): {len(ignored)} file(s) in the emotion folders are not images and "
+                          f"are not used, e.g. {ignored[0]}.", stacklevel=3)
+        if not any(s == "train" for s, _ in splits):
+            warnings.warn(f"FER2013 (image folders): {root} has no train/ folder (found "
+                          f"{', '.join(f.name for _, f in splits)}).", stacklevel=3)
+        return pd.DataFrame(rows, columns=["path", "subject", "expression", "split", "folder"])
+
+    def official_split(self) -> Split:
+        """The copy's train/(val/)test folders."""
+        return official_split(self.meta, name="FER2013 image folders")

@@ -13,6 +13,15 @@ or centre crop, resize, grayscale/RGB; :mod:`fer_core.data.align`) into the on-d
 cache of :mod:`fer_core.data.cache`, and serves items from the cache. With
 ``cache=False`` images are decoded on every access.
 
+Faces without landmarks: an adapter whose dataset ships uncropped photos and no landmarks
+sets ``detect_faces = True`` (JAFFE, KDEF, Oulu-CASIA, RAF-DB's originals, class folders).
+With the optional faces extra installed (:mod:`fer_core.data.faces`) and ``faces="auto"``
+(the default), the face and its 68 landmarks are found by dlib's detector, the face is
+aligned like a dataset's own landmarks would align it, and the landmarks are cached and
+returned with the item. An image where no face is found is centre-cropped and listed in
+``dataset.no_face`` (announced by a :class:`FacesNotFound` warning), never dropped. Without
+the extra the faces are centre-cropped. ``dataset.preparation`` says which was used.
+
 Bad input is never dropped silently. A corrupt or truncated image raises
 :class:`CorruptImageError`; with ``skip_bad=True`` such files are left out instead,
 listed in ``dataset.skipped`` and announced by a :class:`BadImagesSkipped` warning
@@ -49,11 +58,13 @@ from PIL import Image, UnidentifiedImageError
 
 from fer_core.data import align as _align
 from fer_core.data import cache as _cache
+from fer_core.data import faces as _faces
 from fer_core.data.base import DataError, FaceDataset
 
 __all__ = [
     "FileDataset", "MissingFolderError", "WrongRootError", "LabelFileError", "CorruptImageError",
-    "UnknownClassError", "EmptyDatasetError", "BadImagesSkipped", "IMAGE_EXTENSIONS",
+    "UnknownClassError", "EmptyDatasetError", "BadImagesSkipped", "FacesNotFound", "LeftOutOnRequest",
+    "IMAGE_EXTENSIONS",
     "find_root", "read_image", "list_images", "read_text", "has_all", "canonical_class", "CLASS_ALIASES",
 ]
 
@@ -86,6 +97,15 @@ class EmptyDatasetError(DataError):
 
 class BadImagesSkipped(UserWarning):
     """Issued when ``skip_bad=True`` left some unreadable images out (the count is in the text)."""
+
+
+class LeftOutOnRequest(UserWarning):
+    """Issued when data is left out because the caller asked for it (a class folder mapped to None):
+    reported, but not a problem (``fer inspect`` lists it as a note)."""
+
+
+class FacesNotFound(UserWarning):
+    """Issued when the face detector found no face in some images (centre-cropped, kept, listed)."""
 
 
 # Publisher spellings -> the book's class names (EXPRESSIONS_8 plus Multi-PIE's).
@@ -265,6 +285,11 @@ class FileDataset(FaceDataset):
             warning. With ``cache=False`` this decodes every image once up front.
         transform: optional callable applied to ``item["image"]`` (augmentation).
         workers: decoding threads for the cache build.
+        faces: find faces and 68 landmarks with the optional detector of
+            :mod:`fer_core.data.faces` where the dataset ships none: ``"auto"`` for adapters
+            whose images are uncropped photos (``detect_faces``) when the faces extra is
+            installed; True for any adapter (the extra is then required); False never.
+            Landmarks a dataset ships always take precedence.
 
     Items: ``"image"`` float ``(C, size, size)`` in [-1, 1], ``"expression"`` and
     ``"identity"`` int64, plus ``"frame"`` (int64), ``"yaw"`` (float32), ``"view"``
@@ -278,6 +303,8 @@ class FileDataset(FaceDataset):
     classes: tuple[str, ...] = ()
     has_landmarks: bool = False
     n_landmarks: int = 68
+    #: The images are uncropped photos without landmarks: ``faces="auto"`` detects the face.
+    detect_faces: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -291,9 +318,15 @@ class FileDataset(FaceDataset):
         skip_bad: bool = False,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         workers: int | None = None,
+        faces: bool | str = "auto",
     ):
         if not isinstance(size, int) or not 8 <= size <= 1024:
             raise ValueError(f"size must be an int in 8..1024, got {size!r}")
+        if faces not in ("auto", True, False):
+            raise ValueError(f"faces must be 'auto', True or False, got {faces!r}")
+        self.faces = faces
+        self.face_detection = False
+        self._no_face_seen: set[str] = set()
         self.root = Path(root).expanduser()
         self.size, self.grayscale, self.align = size, bool(grayscale), bool(align)
         self.use_cache, self.skip_bad, self.transform = bool(cache), bool(skip_bad), transform
@@ -332,6 +365,7 @@ class FileDataset(FaceDataset):
         self.meta["subject"] = self.meta["subject"].astype(str)
         self.check_meta()
         self._views = tuple(sorted(self.meta["view"].astype(str).unique())) if "view" in self.meta.columns else ()
+        self._choose_face_detection()
         if self.use_cache:
             self._open_cache()
         elif self.skip_bad:
@@ -342,15 +376,70 @@ class FileDataset(FaceDataset):
                 except CorruptImageError as exc:
                     bad[str(self.meta.at[i, "path"])] = str(exc)
             self._drop_bad(bad)
+            self._warn_no_face()
         self._index_columns()
+
+    def _choose_face_detection(self) -> None:
+        """Decide ``face_detection`` (see ``faces``); with it, items carry the detected landmarks."""
+        wanted = self.align and (self.faces is True or (self.faces == "auto" and self.detect_faces))
+        if wanted and self.faces is True:
+            _faces.require()  # FacesExtraMissing names the extra to install
+        self.face_detection = bool(wanted and (self.faces is True or _faces.available()))
+        if self.face_detection:
+            self.has_landmarks = True
+
+    @property
+    def preparation(self) -> str:
+        """How the faces were cut out, one phrase for a chapter to print."""
+        if self.face_detection:
+            missing = len(self.no_face)
+            return "faces found by dlib's detector and aligned on its 68 landmarks" + (
+                f" (no face found in {missing} of {len(self.meta)}: centre-cropped)" if missing else "")
+        if self.align and self.has_landmarks:
+            return "aligned on the dataset's landmarks"
+        if not self.align:
+            return "centre crop (align=False)"
+        if self.detect_faces and self.faces is False:
+            return "centre crop (faces=False)"
+        if self.detect_faces:
+            return f"centre crop (the faces extra is not installed; {_faces.INSTALL} detects and aligns the faces)"
+        return "centre crop"
+
+    @property
+    def no_face(self) -> list[str]:
+        """``meta.path`` of the images where the detector found no face (centre-cropped, still used).
+
+        Complete once the cache is built; with ``cache=False`` it lists the images prepared so far.
+        """
+        if not self.face_detection:
+            return []
+        if self._cache is not None and self._cache.landmarks is not None:
+            lm = self._cache.landmarks[self._rows]
+            missing = np.isnan(lm).all(axis=(1, 2))
+            return [str(p) for p in self.meta.loc[missing, "path"]]
+        return sorted(self._no_face_seen)
 
     def _prepare(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
         image, landmarks = self.read(i)
+        if landmarks is None and self.face_detection:
+            landmarks = _faces.shared_finder().find(image)
+            if landmarks is None:
+                self._no_face_seen.add(str(self.meta.at[i, "path"]))
         return _align.prepare_face(image, size=self.size, grayscale=self.grayscale, landmarks=landmarks, align=self.align)
+
+    def _warn_no_face(self) -> None:
+        missing = self.no_face
+        if missing:
+            warnings.warn(
+                f"{self.name}: the face detector found no face in {len(missing)} of {len(self.meta)} image(s), e.g. "
+                f"{missing[0]}; they are centre-cropped instead of aligned (kept, not dropped); the full list is in "
+                "dataset.no_face.", FacesNotFound, stacklevel=4)
 
     def _open_cache(self) -> None:
         keys = [str(p) for p in self.meta["path"]]
         options = {"size": self.size, "grayscale": self.grayscale, "align": self.align, **self.cache_options()}
+        if self.face_detection:
+            options["faces"] = _faces.detector_id()
         directory = _cache.cache_path(
             dataset=self.name, options=options, keys=keys, root=self.root, cache_dir=self.cache_dir
         )
@@ -376,6 +465,7 @@ class FileDataset(FaceDataset):
             )
         self._rows = np.array([self._cache.row(k) for k in keys], dtype=np.int64)
         self._drop_bad(self._cache.bad)
+        self._warn_no_face()
 
     def _drop_bad(self, bad: Mapping[str, str]) -> None:
         if not bad:

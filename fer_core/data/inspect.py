@@ -7,15 +7,21 @@ file, an unknown class code, a missing part) is reported with its error; one tha
 its layout a level above or below says which folder to point ``data_root`` at. It then
 counts images per class, subject, view and split, decodes every image (unless
 ``check_images=False``) and lists every problem: unreadable or misnamed files, images
-without labels, empty classes or splits. :func:`format_report` prints the result.
+without labels, empty classes or splits. :func:`format_report` prints the result, ending
+with the chapters that can use the dataset (:data:`CHAPTERS`) and the command that runs one.
 
-Nothing is cached and no exception escapes for bad data: the report carries it.
+When several layouts accept a folder, a specific one wins over a generic one (the
+class-folder reader, ``DatasetInfo.generic``), and of those the one reading the most images.
+
+Nothing is cached, no face detector runs, and no exception escapes for bad data: the
+report carries it.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,11 +29,19 @@ from typing import Any
 
 import numpy as np
 
+from fer_core.data import faces as _faces
 from fer_core.data.base import DataError
-from fer_core.data.files import BadImagesSkipped, WrongRootError
+from fer_core.data.files import BadImagesSkipped, LeftOutOnRequest, WrongRootError
 from fer_core.data.registry import DATASETS, get_dataset_info
 
-__all__ = ["InspectReport", "inspect_dataset", "format_report"]
+__all__ = ["InspectReport", "inspect_dataset", "format_report", "CHAPTERS", "usable_chapters"]
+
+#: The book's chapters that read a ``data_root`` (the notebook chapters of ``book/_toc.yml``, in
+#: book order; a test keeps the two in step) and what each needs of a dataset.
+CHAPTERS: dict[str, str] = {
+    "data": "any dataset (the chapter inspects data_root)",
+    "fesr": "expression labels and subject ids (subject-independent folds, the profile's number of them)",
+}
 
 _SUGGESTION = re.compile(r"data_root=(['\"])(.+?)\1")
 _CHECK_SIZE = 16  # decode every image, but prepare it at a tiny size: inspect checks, it does not train
@@ -51,6 +65,10 @@ class InspectReport:
         hints: where ``data_root`` should point instead, when the folder is the wrong level.
         candidates: other registered layouts that also accept the folder.
         error: the adapter's error when the dataset was recognised but cannot be read.
+        subjects_known: False when the dataset has no identity labels (each image its own subject).
+        preparation: how a chapter will cut the faces out (dataset landmarks, detector, centre crop).
+        chapters: ``(chapter, remark)`` for each chapter that can use the dataset.
+        command: the command that runs the first such chapter on it.
     """
 
     root: str
@@ -68,6 +86,10 @@ class InspectReport:
     hints: list[str] = field(default_factory=list)
     candidates: list[str] = field(default_factory=list)
     error: str | None = None
+    subjects_known: bool = True
+    preparation: str = ""
+    chapters: list[tuple[str, str]] = field(default_factory=list)
+    command: str = ""
 
     @property
     def ok(self) -> bool:
@@ -79,18 +101,21 @@ class InspectReport:
 
 
 def _try(name: str, root: Path, *, check_images: bool) -> tuple[str, Any]:
-    """Build adapter ``name`` on ``root``: ("ok", (dataset, warnings)) / ("wrong", hint or None) / ("broken", error)."""
+    """Build adapter ``name`` on ``root``: ("ok", (dataset, problems, notes)) / ("wrong", (message, hint or None)) /
+    ("broken", error); problems and notes are the warnings the adapter issued."""
     info = DATASETS[name]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            ds = info.build(root, cache=False, skip_bad=check_images, size=_CHECK_SIZE)
+            ds = info.build(root, cache=False, skip_bad=check_images, size=_CHECK_SIZE, faces=False)
         except WrongRootError as exc:
             m = _SUGGESTION.search(str(exc))
             return "wrong", (str(exc), m.group(2) if m else None)
         except DataError as exc:
             return "broken", exc
-    return "ok", (ds, [str(w.message) for w in caught if not issubclass(w.category, BadImagesSkipped)])
+    problems = [str(w.message) for w in caught if not issubclass(w.category, (BadImagesSkipped, LeftOutOnRequest))]
+    notes = [str(w.message) for w in caught if issubclass(w.category, LeftOutOnRequest)]
+    return "ok", (ds, problems, notes)
 
 
 def inspect_dataset(root: str | os.PathLike, name: str | None = None, *, check_images: bool = True) -> InspectReport:
@@ -121,20 +146,29 @@ def inspect_dataset(root: str | os.PathLike, name: str | None = None, *, check_i
         status, payload = _try(n, root, check_images=check_images)
         {"ok": found, "broken": broken, "wrong": wrong}[status][n] = payload
     if found:
-        best = max(found, key=lambda n: len(found[n][0]))
+        specific = [n for n in found if not DATASETS[n].generic] or list(found)
+        best = max(specific, key=lambda n: len(found[n][0]))
         report.candidates = [n for n in found if n != best]
         _describe(report, best, *found[best])
-    elif broken:
-        best = next(iter(broken))
+    elif broken and (any(not DATASETS[n].generic for n in broken)
+                     or not any(target for _, target in wrong.values())):
+        # A specific layout that recognised the folder explains it best; a generic reader's
+        # complaint (class folders it cannot name) only when no layout lies at another level.
+        best = next((n for n in broken if not DATASETS[n].generic), next(iter(broken)))
         info = DATASETS[best]
         report.name, report.title, report.classes = best, info.title, tuple(info.classes)
         report.error = f"{type(broken[best]).__name__}: {broken[best]}"
         report.problems.append(report.error)
         report.candidates = [n for n in broken if n != best]
+        for n in report.candidates:
+            report.notes.append(f"read as {n} ({DATASETS[n].title}) it fails too: {type(broken[n]).__name__}: "
+                                f"{broken[n]}")
     else:
         for n, (msg, target) in wrong.items():
             if target is not None:
                 report.hints.append(f"{DATASETS[n].title}: set data_root={target!r}")
+        for n, exc in broken.items():
+            report.notes.append(f"read as {n} ({DATASETS[n].title}) it fails: {type(exc).__name__}: {exc}")
         if name is not None and wrong:
             report.problems.append(next(iter(wrong.values()))[0])
         elif report.hints:
@@ -146,7 +180,7 @@ def inspect_dataset(root: str | os.PathLike, name: str | None = None, *, check_i
     return report
 
 
-def _describe(report: InspectReport, name: str, ds, messages: list[str]) -> None:
+def _describe(report: InspectReport, name: str, ds, messages: list[str], notes: list[str]) -> None:
     info = DATASETS[name]
     meta = ds.meta
     report.name, report.title = name, info.title
@@ -163,10 +197,13 @@ def _describe(report: InspectReport, name: str, ds, messages: list[str]) -> None
         sc = meta["split"].astype(str).value_counts()
         report.per_split = {s: int(sc[s]) for s in ("train", "val", "test") if s in sc} | {
             str(s): int(c) for s, c in sc.items() if s not in ("train", "val", "test")}
+    report.subjects_known = bool(getattr(ds, "subjects_known", True))
+    report.preparation = _preparation(ds)
     report.skipped = [(str(p), str(r)) for p, r in getattr(ds, "skipped", [])]
     for path, reason in report.skipped:
         report.problems.append(f"skipped {path}: {reason}")
     report.problems.extend(messages)
+    report.notes.extend(notes)
     for c, n in report.per_class.items():
         if n == 0:
             report.notes.append(f"class {c!r} has no image (expected for some protocols; else check the label "
@@ -182,6 +219,49 @@ def _describe(report: InspectReport, name: str, ds, messages: list[str]) -> None
         if len(short):
             report.notes.append(f"{len(short)} subject(s) lack some of the {len(report.per_view)} views, e.g. "
                                    f"{', '.join(map(str, short.index[:3]))}.")
+    if not report.subjects_known:
+        hint = str(getattr(ds, "subjects_hint", "") or "")
+        report.notes.append("no subject ids: every image counts as its own subject, so chapters fold it with "
+                            "stratified folds and cannot guarantee subject independence."
+                            + (f" {hint}" if hint else ""))
+    report.chapters = usable_chapters(report)
+    if report.chapters:
+        chapter = next((c for c, _ in report.chapters if c != "data"), report.chapters[0][0])
+        report.command = f"fer book --only {chapter} --data-root {shlex.quote(str(Path(report.root).resolve()))}"
+
+
+def _preparation(ds) -> str:
+    """How a chapter will prepare the faces (inspect builds with ``faces=False``, so say what it would do)."""
+    if getattr(ds, "has_landmarks", False):
+        return "aligned on the landmarks the dataset ships"
+    if getattr(ds, "detect_faces", False):
+        if _faces.available():
+            return ("faces found and aligned by dlib's detector and 68-point predictor (the faces extra is "
+                    "installed; images where no face is found are centre-cropped and listed)")
+        return f"centre crop: no landmarks in this dataset and the faces extra is not installed ({_faces.INSTALL})"
+    return "centre crop"
+
+
+def usable_chapters(report: InspectReport) -> list[tuple[str, str]]:
+    """``(chapter, remark)`` for each chapter of :data:`CHAPTERS` that can use the dataset of ``report``.
+
+    ``fesr`` needs at least as many subjects as its ``small`` profile has folds (or, without subject
+    ids, as many images; then its folds are stratified, which the remark says).
+    """
+    from fer_core.profiles import get_profile
+
+    if report.name is None or report.error is not None or not report.samples:
+        return []
+    out = [("data", "")]
+    folds = int(get_profile("fesr", "small")["folds"])
+    if report.subjects_known and len(report.per_subject) >= folds:
+        out.append(("fesr", ""))
+    elif not report.subjects_known and report.samples >= folds:
+        out.append(("fesr", "stratified folds: no subject ids, so subject independence is not guaranteed"))
+    else:
+        report.notes.append(f"the fesr chapter needs at least {folds} subjects for its {folds} subject-independent "
+                            f"folds (profile small); this dataset has {len(report.per_subject)}.")
+    return out
 
 
 def _counts_line(counts: dict[str, int], limit: int = 60) -> str:
@@ -202,14 +282,20 @@ def format_report(report: InspectReport) -> str:
     if report.samples:
         n_subj = len(report.per_subject)
         sizes = np.array(list(report.per_subject.values()))
-        lines.append(f"images     {report.samples} in {len(report.classes)} classes, {n_subj} subjects "
-                     f"({sizes.min()}-{sizes.max()} images each, median {int(np.median(sizes))})")
+        if report.subjects_known:
+            lines.append(f"images     {report.samples} in {len(report.classes)} classes, {n_subj} subjects "
+                         f"({sizes.min()}-{sizes.max()} images each, median {int(np.median(sizes))})")
+        else:
+            lines.append(f"images     {report.samples} in {len(report.classes)} classes, no subject ids")
         lines.append(f"per class  {_counts_line(report.per_class)}")
         if report.per_split:
             lines.append(f"per split  {_counts_line(report.per_split)}")
         if report.per_view:
             lines.append(f"per view   {_counts_line(report.per_view)}")
-        lines.append(f"subjects   {_counts_line(report.per_subject, limit=_LIST)}")
+        if report.subjects_known:
+            lines.append(f"subjects   {_counts_line(report.per_subject, limit=_LIST)}")
+        if report.preparation:
+            lines.append(f"faces      {report.preparation}")
     for h in report.hints:
         lines.append(f"hint       {h}")
     if report.problems:
@@ -221,4 +307,10 @@ def format_report(report: InspectReport) -> str:
         lines.append("problems   none")
     for n in report.notes:
         lines.append(f"note       {n}")
+    for k, (chapter, remark) in enumerate(report.chapters):
+        head = "chapters   " if k == 0 else "           "
+        lines.append(f"{head}{chapter}" + (f" ({remark})" if remark else ""))
+    if report.command:
+        after = "  (after fixing the problems above)" if report.problems else ""
+        lines.append(f"run        {report.command}{after}")
     return "\n".join(lines)

@@ -106,6 +106,7 @@ class JAFFE(FileDataset):
 
     name = "jaffe"
     LAYOUT = LAYOUT
+    detect_faces = True  # uncropped photos without landmarks (fer_core.data.faces aligns them)
     classes = EXPRESSIONS_7
 
     def __init__(self, root, **kwargs):

@@ -110,6 +110,7 @@ class KDEF(FileDataset):
 
     name = "kdef"
     LAYOUT = LAYOUT
+    detect_faces = True  # uncropped photos without landmarks (fer_core.data.faces aligns them)
     classes = EXPRESSIONS_7
 
     def __init__(self, root, *, views: Sequence[str] | None = None, sessions: Sequence[str] = ("A", "B"), **kwargs):

@@ -7,8 +7,8 @@ camera and illumination. FESR and GroupGAN use ``VL``/``Strong``.
 
 Every frame is one row of ``meta`` with its sequence's label; pick frames with
 :mod:`fer_core.data.protocols` (FESR: last three / last; GroupGAN: frames 6-8 / last).
-The release has no landmarks, so faces are centre-cropped (a deviation from the
-papers, which align with dlib landmarks).
+The release has no landmarks: with the optional faces extra the faces are aligned on dlib's
+landmarks as in the papers (:mod:`fer_core.data.faces`), else centre-cropped (a deviation).
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ class OuluCASIA(FileDataset):
 
     name = "oulu"
     LAYOUT = LAYOUT
+    detect_faces = True  # uncropped photos without landmarks (fer_core.data.faces aligns them)
     classes = OULU_CLASSES
 
     def __init__(self, root, *, modality: str | Sequence[str] = "VL", illumination: str | Sequence[str] = "Strong",

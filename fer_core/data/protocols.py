@@ -6,6 +6,10 @@ and returns row indices, so one protocol serves the synthetic world and every ad
 - :func:`subject_kfold` - subject-independent k-fold: CK+, Oulu-CASIA and MMI use 10
   folds in FESR, Multi-PIE 5 (FESR, Switch-GAN), MMI 5 in Switch-GAN, GroupGAN 5.
   With ``path=`` the folds are saved (atomic JSON) on first use and re-read afterwards.
+- :func:`stratified_kfold` - k folds with each class spread evenly, for data without identity
+  labels (RAF-DB, FER2013, class folders without a subject pattern), where subject
+  independence cannot be guaranteed; :func:`chapter_folds` picks one of the two from the
+  dataset's ``subjects_known`` and returns the warning a chapter prints.
 - frame rules for sequences (:func:`fesr_frames`, :func:`jesrl_frames`,
   :func:`groupgan_frames`), combined with a fold by :meth:`Split.restrict`:
 
@@ -41,7 +45,8 @@ import pandas as pd
 from fer_core.data.base import DataError, FaceDataset, SubsetView
 from fer_core.io import atomic_write_json
 
-__all__ = ["Split", "FrameSelection", "EmptySplitError", "FoldFileError", "subject_kfold", "save_splits",
+__all__ = ["Split", "FrameSelection", "EmptySplitError", "FoldFileError", "subject_kfold", "stratified_kfold",
+           "chapter_folds", "SUBJECTS_UNKNOWN", "save_splits",
            "load_splits", "official_split", "peak_frames", "fesr_frames", "jesrl_frames", "groupgan_frames",
            "select_frames", "meta_fingerprint", "RelabeledView"]
 
@@ -258,6 +263,81 @@ def subject_kfold(
     if path is not None:
         save_splits(splits, path, meta=meta, settings=settings)
     return splits
+
+
+def stratified_kfold(
+    meta: pd.DataFrame,
+    k: int = 10,
+    *,
+    seed: int = 0,
+    by: str = "expression",
+    path: str | os.PathLike | None = None,
+) -> list[Split]:
+    """k folds in which every class of ``meta[by]`` is spread as evenly as possible.
+
+    For data without identity labels: rows are shuffled within each class (``seed``) and
+    dealt round-robin to the folds, each class starting where the previous one stopped,
+    so fold sizes differ by at most one row and each fold's class counts by at most one.
+    Nothing here keeps a person out of both train and test (see :func:`chapter_folds`).
+
+    Args:
+        meta: the dataset's ``meta``.
+        k: number of folds.
+        seed: the shuffle within classes.
+        by: the column to stratify on.
+        path: a JSON fold file, read if it exists (made for this ``meta`` and settings),
+            else written atomically, as in :func:`subject_kfold`.
+
+    Returns:
+        ``k`` :class:`Split` objects named ``"stratified fold i/k"``.
+    """
+    if not isinstance(k, int) or k < 2:
+        raise ValueError(f"k must be an int >= 2, got {k!r}")
+    if by not in meta.columns:
+        raise DataError(f"stratified_kfold: meta has no {by!r} column (columns: {list(meta.columns)})")
+    settings = {"k": k, "seed": seed, "by": by, "method": "stratified"}
+    if path is not None and Path(path).is_file():
+        return load_splits(path, meta=meta, settings=settings)
+    if len(meta) < k:
+        raise EmptySplitError(f"{k}-fold cross-validation needs at least {k} rows; this data has {len(meta)}. "
+                              f"Use fewer folds (k={max(2, len(meta))}) or more data.")
+    rng = np.random.default_rng(seed)
+    labels = meta[by].to_numpy()
+    fold = np.empty(len(meta), dtype=np.int64)
+    start = 0
+    for value in sorted(set(labels.tolist()), key=str):
+        rows = np.flatnonzero(labels == value)
+        rows = rows[rng.permutation(len(rows))]
+        fold[rows] = (start + np.arange(len(rows))) % k
+        start = (start + len(rows)) % k
+    rows = np.arange(len(meta))
+    splits = [Split(rows[fold != f], rows[fold == f], name=f"stratified fold {f + 1}/{k}") for f in range(k)]
+    if path is not None:
+        save_splits(splits, path, meta=meta, settings=settings)
+    return splits
+
+
+#: What :func:`chapter_folds` says when it has to fall back to stratified folds.
+SUBJECTS_UNKNOWN = (
+    "{name} has no identity labels (every image is its own subject), so these are stratified folds: "
+    "subject independence cannot be guaranteed, and the same person may appear in train and test "
+    "(scores can be optimistic). {fix}"
+)
+
+
+def chapter_folds(dataset: FaceDataset, k: int, *, seed: int = 0) -> tuple[list[Split], str | None]:
+    """A chapter's default folds: subject-independent when the dataset knows its subjects.
+
+    Returns:
+        ``(splits, warning)``: :func:`subject_kfold` and None when ``dataset.subjects_known``
+        (the default); else :func:`stratified_kfold` and the sentence a chapter prints
+        (:data:`SUBJECTS_UNKNOWN`, with the fix the dataset suggests in ``subjects_hint``).
+    """
+    if getattr(dataset, "subjects_known", True):
+        return subject_kfold(dataset.meta, k, seed=seed), None
+    name = str(getattr(dataset, "title", None) or getattr(dataset, "name", None) or type(dataset).__name__)
+    hint = str(getattr(dataset, "subjects_hint", "") or "")
+    return stratified_kfold(dataset.meta, k, seed=seed), SUBJECTS_UNKNOWN.format(name=name, fix=hint).strip()
 
 
 def _natural_key(s: str) -> tuple:

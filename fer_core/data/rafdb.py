@@ -12,25 +12,36 @@ RAF-DB's label codes are *not* in the book's class order: 1 surprise, 2 fear, 3 
 ``meta.raf_code`` keeps the publisher's code.
 
 Deviation from the papers: none for the aligned images (the publisher's 100x100 aligned
-faces are used as they are). With ``aligned=False`` the original photos are
-centre-cropped, not aligned with the release's 5 manual landmarks.
+faces are used as they are). With ``aligned=False`` the original photos are aligned on the
+landmarks of the optional face detector (:mod:`fer_core.data.faces`) when it is installed,
+else centre-cropped; the release's 5 manual landmarks are not read.
+
+:class:`RAFDBFolders` reads the copy most readers hold (``LAYOUT_FOLDERS``): the aligned
+faces sorted into ``train/<label>/`` and ``test/<label>/`` folders named by RAF-DB's codes
+1-7, with ``train_labels.csv`` and ``test_labels.csv`` (columns ``image,label``) beside them.
+The label files are the labels; an image's folder must agree with its line.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import warnings
+from pathlib import Path
 
 import pandas as pd
 
 from fer_core.data.base import EXPRESSIONS_7
+from fer_core.data.classfolder import class_dirs, class_images
 from fer_core.data.files import (
     BadImagesSkipped, CorruptImageError, FileDataset, LabelFileError, MissingFolderError, UnknownClassError,
-    find_root, list_images, read_text,
+    WrongRootError, find_root, list_images, read_text,
 )
 from fer_core.data.protocols import Split, official_split
 
-__all__ = ["RAFDB", "LAYOUT", "RAF_CODES", "parse_partition_labels"]
+__all__ = ["RAFDB", "RAFDBFolders", "LAYOUT", "LAYOUT_FOLDERS", "RAF_CODES", "parse_partition_labels",
+           "parse_folder_labels"]
 
 LAYOUT = """\
 data_root/                                    the release's "basic" folder
@@ -39,6 +50,15 @@ data_root/                                    the release's "basic" folder
   Image/aligned/train_00001_aligned.jpg ...   100x100 RGB aligned faces (aligned=True, the default)
   Image/original/train_00001.jpg ...          the original photos (aligned=False)
   Annotation/ ...                             landmarks and attributes (not used)
+"""
+
+LAYOUT_FOLDERS = """\
+data_root/                                  the widely shared copy (e.g. Kaggle's "RAF-DB dataset")
+  train_labels.csv  test_labels.csv         header "image,label"; rows "train_00001_aligned.jpg,5" (label 1-7)
+  DATASET/train/1/ ... 7/                   one folder per label (or train/ and test/ in data_root itself)
+    train_00001_aligned.jpg ...             100x100 RGB aligned faces, each in the folder of its label
+  DATASET/test/1/ ... 7/
+    test_0001_aligned.jpg ...
 """
 
 # Publisher code -> the book's class name (EXPRESSIONS_7 order differs).
@@ -100,8 +120,15 @@ class RAFDB(FileDataset):
     """
 
     name = "rafdb"
+    title = "RAF-DB (basic)"
     LAYOUT = LAYOUT
     classes = EXPRESSIONS_7
+    subjects_known = False
+    subjects_hint = "RAF-DB publishes no identities."
+
+    @property
+    def detect_faces(self) -> bool:  # the original photos are uncropped; the aligned faces are ready
+        return not self.aligned
 
     def __init__(self, root, *, aligned: bool = True, **kwargs):
         self.aligned = bool(aligned)
@@ -164,3 +191,154 @@ class RAFDB(FileDataset):
 def _warn_skipped(dataset: str, skipped: list[tuple[str, str]]) -> None:
     warnings.warn(f"{dataset}: skipped {len(skipped)} bad file(s) (skip_bad=True), e.g. {skipped[0][0]} "
                   f"({skipped[0][1]}); the full list is in dataset.skipped.", BadImagesSkipped, stacklevel=3)
+
+
+# --------------------------------------------------------------------------- the class-folder redistribution
+
+_FOLDERS_FIX = ("The shared copy of RAF-DB ships train_labels.csv and test_labels.csv (columns image,label) next to "
+                "the train/ and test/ folders, or next to DATASET/ when those lie inside it; restore them from the "
+                "archive you downloaded.")
+_SPLITS = ("train", "test")
+
+
+def _folders_base(p: Path) -> Path | None:
+    """``p`` or ``p/DATASET`` when it holds ``train/`` or ``test/`` with label folders 1-7, else None."""
+    for base in (p, p / "DATASET"):
+        for split in _SPLITS:
+            names = {c.name for c in class_dirs(base / split)}
+            if names and names & {str(k) for k in RAF_CODES}:
+                return base
+    return None
+
+
+def parse_folder_labels(path: Path) -> pd.DataFrame:
+    """Rows ``image, raf_code, expression, line`` of a ``train_labels.csv`` / ``test_labels.csv``.
+
+    Raises:
+        LabelFileError: the file is missing or empty, lacks the columns image and label, a label
+            is not an integer, or an image is listed twice.
+        UnknownClassError: a label outside 1-7.
+    """
+    text = read_text(path, dataset="RAF-DB (folders)", what="label file", fix=_FOLDERS_FIX)
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise LabelFileError(f"RAF-DB (folders): label file {path} is empty. {_FOLDERS_FIX}") from None
+    if "image" not in header or "label" not in header:
+        raise LabelFileError(f"RAF-DB (folders): label file {path} has the columns {header}; expected image,label "
+                             f"(e.g. 'train_00001_aligned.jpg,5'). {_FOLDERS_FIX}")
+    ii, il = header.index("image"), header.index("label")
+    rows = []
+    for row in reader:
+        line = reader.line_num
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) <= max(ii, il):
+            raise LabelFileError(f"RAF-DB (folders): {path} line {line} has {len(row)} field(s), expected "
+                                 f"{len(header)} ({', '.join(header)}). {_FOLDERS_FIX}")
+        image, raw = row[ii].strip(), row[il].strip()
+        try:
+            code = int(raw)
+        except ValueError:
+            raise LabelFileError(f"RAF-DB (folders): {path} line {line} has label {raw!r}, not an integer 1-7. "
+                                 f"{_FOLDERS_FIX}") from None
+        if code not in RAF_CODES:
+            raise UnknownClassError(
+                f"RAF-DB (folders): {path} line {line} labels {image} {code}; RAF-DB's labels are 1-7 "
+                f"({', '.join(f'{k} {v}' for k, v in RAF_CODES.items())}). Correct the line (a copy relabelled "
+                "0-6 or by name is not this layout: sort such images into class folders and use 'classfolder').")
+        rows.append({"image": image, "raf_code": code, "expression": EXPRESSIONS_7.index(RAF_CODES[code]),
+                     "line": line})
+    meta = pd.DataFrame(rows, columns=["image", "raf_code", "expression", "line"])
+    dup = meta["image"].duplicated()
+    if dup.any():
+        raise LabelFileError(f"RAF-DB (folders): {path} lists {meta.loc[dup, 'image'].iloc[0]} more than once; "
+                             "remove the duplicate line.")
+    return meta
+
+
+class RAFDBFolders(FileDataset):
+    """RAF-DB basic as widely redistributed: label folders 1-7 plus two label CSVs (``LAYOUT_FOLDERS``).
+
+    Args:
+        root: the folder holding ``train_labels.csv`` and ``test_labels.csv``.
+        **kwargs: as :class:`fer_core.data.files.FileDataset`. With ``skip_bad=True`` images
+            listed in a label file but absent (or found under another label's folder) are left
+            out (``dataset.skipped``).
+
+    ``meta`` columns: path, subject (the file stem without ``_aligned``, as in :class:`RAFDB`),
+    expression (``EXPRESSIONS_7`` index), split (train/test), raf_code. Images in the folders
+    without a label line are not used; they are listed in ``dataset.unlabeled`` (with a warning).
+    """
+
+    name = "rafdb_folders"
+    title = "RAF-DB (basic, class folders)"
+    LAYOUT = LAYOUT_FOLDERS
+    classes = EXPRESSIONS_7
+    subjects_known = False
+    subjects_hint = "RAF-DB publishes no identities."
+
+    def __init__(self, root, **kwargs):
+        self.unlabeled: list[str] = []
+        self._scan_skipped: list[tuple[str, str]] = []
+        super().__init__(root, **kwargs)
+        if self._scan_skipped:
+            self.skipped = self._scan_skipped + self.skipped
+            _warn_skipped("RAF-DB (folders)", self._scan_skipped)
+
+    def scan(self) -> pd.DataFrame:
+        root = find_root(self.root, dataset="RAF-DB (folders)", marker=lambda p: _folders_base(p) is not None,
+                         expected="train_labels.csv, test_labels.csv and the train/ and test/ folders of labels 1-7 "
+                                  "(or DATASET/ holding them)")
+        base = _folders_base(root)
+        if root.name == "DATASET" and not any((root / f"{s}_labels.csv").is_file() for s in _SPLITS) \
+                and any((root.parent / f"{s}_labels.csv").is_file() for s in _SPLITS):
+            raise WrongRootError(f"RAF-DB (folders): data_root {root} is 1 level too low: the label files are in its "
+                                 f"parent; set data_root={str(root.parent)!r}.")
+        self.root = root
+        rows = []
+        for split in _SPLITS:
+            folder = base / split
+            if not folder.is_dir():
+                raise MissingFolderError(f"RAF-DB (folders): {folder} does not exist (the {split} images); restore "
+                                         f"it from the archive you downloaded.")
+            labels = parse_folder_labels(root / f"{split}_labels.csv")
+            on_disk: dict[str, list[str]] = {}
+            for sub in class_dirs(folder):
+                if sub.name not in {str(k) for k in RAF_CODES}:
+                    raise UnknownClassError(
+                        f"RAF-DB (folders): {sub} is not a label folder; the folders of {folder} must be named 1-7 "
+                        f"({', '.join(f'{k} {v}' for k, v in RAF_CODES.items())}). Move or remove it.")
+                images, _ = class_images(sub, dataset="RAF-DB (folders)", recursive=False)
+                for f in images:
+                    on_disk.setdefault(f.name, []).append(sub.name)
+            listed = set()
+            for r in labels.itertuples():
+                listed.add(r.image)
+                where = on_disk.get(r.image, [])
+                if str(r.raf_code) in where:
+                    stem = r.image.rsplit(".", 1)[0]
+                    rows.append({"path": (folder / str(r.raf_code) / r.image).relative_to(root).as_posix(),
+                                 "subject": stem[: -len("_aligned")] if stem.endswith("_aligned") else stem,
+                                 "expression": r.expression, "split": split, "raf_code": r.raf_code})
+                    continue
+                path = folder / str(r.raf_code) / r.image
+                why = (f"listed in {root / f'{split}_labels.csv'} line {r.line} with label {r.raf_code} but found in "
+                       f"{split}/{', '.join(where)}/ instead" if where else
+                       f"listed in {root / f'{split}_labels.csv'} line {r.line} but missing")
+                if not self.skip_bad:
+                    raise CorruptImageError(
+                        f"RAF-DB (folders): image {path} is {why}. Restore the image into its label's folder (or "
+                        "correct the label line), or pass skip_bad=True to leave such images out.")
+                self._scan_skipped.append((path.relative_to(root).as_posix(), why))
+            extra = sorted(f"{split}/{k}/{name}" for name, ks in on_disk.items() if name not in listed for k in ks)
+            self.unlabeled.extend(extra)
+        if self.unlabeled:
+            warnings.warn(f"RAF-DB (folders): {len(self.unlabeled)} image(s) have no line in the label files and are "
+                          f"not used, e.g. {self.unlabeled[0]}; see dataset.unlabeled.", stacklevel=3)
+        return pd.DataFrame(rows, columns=["path", "subject", "expression", "split", "raf_code"])
+
+    def official_split(self) -> Split:
+        """The publisher's train/test partition, as the two label files give it."""
+        return official_split(self.meta, name="RAF-DB official train/test")

@@ -42,6 +42,8 @@ class DatasetInfo:
         protocol: the papers' evaluation protocol, one line.
         obtain: how a reader obtains the data and which folder ``data_root`` names.
         papers: chapters that use it.
+        generic: the adapter reads a general layout (any class folders) that also fits
+            specific datasets; ``fer inspect`` prefers a specific layout that fits too.
     """
 
     name: str
@@ -51,6 +53,7 @@ class DatasetInfo:
     protocol: str
     obtain: str
     papers: tuple[str, ...] = ()
+    generic: bool = False
 
     @property
     def constructor(self) -> type:
@@ -137,12 +140,27 @@ DATASETS: dict[str, DatasetInfo] = {
         obtain="Request RAF-DB from its authors (whdeng.cn). Extract the basic/ archive and point data_root at "
                "basic/ (it holds EmoLabel/ and Image/).",
         papers=("Switch-GAN",)),
+    "rafdb_folders": DatasetInfo(
+        name="rafdb_folders", title="RAF-DB (basic, class folders)", target="fer_core.data.rafdb:RAFDBFolders",
+        classes=EXPRESSIONS_7,
+        protocol="official train/test from train_labels.csv / test_labels.csv (12,271 / 3,068)",
+        obtain="The widely shared copy of RAF-DB basic (e.g. Kaggle's 'RAF-DB dataset'): train/ and test/ folders "
+               "of labels 1-7 holding the 100x100 aligned faces, with train_labels.csv and test_labels.csv. Point "
+               "data_root at the folder holding the two CSV files.",
+        papers=("Switch-GAN",)),
     "fer2013": DatasetInfo(
         name="fer2013", title="FER2013", target="fer_core.data.fer2013:FER2013", classes=EXPRESSIONS_7,
         protocol="Usage: Training / PublicTest / PrivateTest as train / val / test (28,709 / 3,589 / 3,589)",
         obtain="Download fer2013.tar.gz from the Kaggle challenge 'Challenges in Representation Learning: Facial "
                "Expression Recognition'. Point data_root at the extracted fer2013/ folder (or at its parent, as "
                "torchvision does).",
+        papers=("Comp-GAN", "FaPE-GAN")),
+    "fer2013_folders": DatasetInfo(
+        name="fer2013_folders", title="FER2013 (image folders)", target="fer_core.data.fer2013:FER2013Folders",
+        classes=EXPRESSIONS_7,
+        protocol="the copy's train/ and test/ folders (most copies merge PublicTest and PrivateTest into test/)",
+        obtain="The image-folder copy of FER2013 (e.g. Kaggle's 'FER-2013'): train/<emotion>/ and test/<emotion>/ "
+               "of 48x48 grey faces. Point data_root at the folder holding train/ and test/.",
         papers=("Comp-GAN", "FaPE-GAN")),
     "jaffe": DatasetInfo(
         name="jaffe", title="JAFFE", target="fer_core.data.jaffe:JAFFE", classes=EXPRESSIONS_7,
@@ -164,6 +182,15 @@ DATASETS: dict[str, DatasetInfo] = {
                "<identity>/<view>/<expression>/<frame>.jpg and point data_root at the folder of identities. "
                "classes come from the expression folder names (54 in F2ED).",
         papers=("Comp-GAN", "FaPE-GAN")),
+    "classfolder": DatasetInfo(
+        name="classfolder", title="class-folder dataset", target="fer_core.data.classfolder:ClassFolders",
+        classes=(),
+        protocol="subject-independent k-fold with a subject_pattern; else stratified k-fold (subject independence "
+                 "not guaranteed; the chapter says so)",
+        obtain="Any folder of class folders (happy/, sad/, ...; or train/ and test/ holding them), e.g. your own "
+               "photos. Point data_root at it. Unknown folder names are mapped with class_map, and subject ids "
+               "are read with subject_pattern (options of the adapter, or classfolder.json in the folder).",
+        papers=(), generic=True),
 }
 
 

@@ -6,7 +6,8 @@ or a real dataset a reader points ``data_root`` at:
 1. build the dataset (a synthetic preset, or the registry adapter, recognised from the
    folder when the chapter leaves ``dataset="synthetic"``);
 2. cut it into the paper's splits (subject-independent folds by default, restricted by
-   the paper's frame rule where the data has sequences);
+   the paper's frame rule where the data has sequences; stratified folds, with a warning in
+   ``ChapterData.warnings``, for a dataset without identity labels);
 3. decode each fold once into a :class:`~fer_core.data.memory.MemoryCachedDataset` on the
    device, so epochs only index tensors.
 
@@ -17,6 +18,7 @@ process (an experiment worker, a torchrun rank) rebuilds the same data.
 
 from __future__ import annotations
 
+import warnings as _warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -27,9 +29,13 @@ import torch
 from fer_core import runtime
 from fer_core.data.base import FaceDataset
 from fer_core.data.memory import MemoryCachedDataset
-from fer_core.data.protocols import FrameSelection, Split, subject_kfold
+from fer_core.data.protocols import FrameSelection, Split, chapter_folds
 
-__all__ = ["ChapterData", "prepare_data", "resolve_dataset"]
+__all__ = ["ChapterData", "FoldWarning", "prepare_data", "resolve_dataset"]
+
+
+class FoldWarning(UserWarning):
+    """The default folds could not be made subject-independent (the dataset has no identity labels)."""
 
 
 @dataclass
@@ -43,6 +49,8 @@ class ChapterData:
         key: ``"synthetic"`` or the registry name of the real dataset.
         spec: what identifies the data in the keys of experiments.
         build_args: keyword arguments from which the chapter rebuilds this data in another process.
+        warnings: what a chapter should print about its data (e.g. that the folds are stratified
+            because the dataset has no subject ids, so subject independence cannot be guaranteed).
     """
 
     dataset: FaceDataset
@@ -51,6 +59,7 @@ class ChapterData:
     key: str
     spec: dict[str, Any]
     build_args: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     _folds: dict[tuple[int, str], dict[str, MemoryCachedDataset]] = field(default_factory=dict, repr=False)
 
     @property
@@ -115,11 +124,16 @@ def prepare_data(P: Mapping[str, Any], *, synthetic: Callable[[Mapping[str, Any]
         seed: the data seed (the synthetic world's seed and the fold shuffle).
         frames: the paper's frame rule, applied to each split when the data has sequences
             (``meta`` holds ``sequence`` and ``frame``).
-        splits: ``splits(dataset, seed) -> [Split, ...]``; default: ``subject_kfold(meta, P["folds"], seed=seed)``.
-        real_options: extra keyword arguments of the real adapter's ``build``.
+        splits: ``splits(dataset, seed) -> [Split, ...]``; default:
+            :func:`~fer_core.data.protocols.chapter_folds` with ``P["folds"]``: subject-independent
+            folds, or, for a dataset without identity labels (``dataset.subjects_known`` False),
+            stratified folds and a :class:`FoldWarning` that is also kept in ``ChapterData.warnings``.
+        real_options: extra keyword arguments of the real adapter's ``build`` (e.g. the
+            ``class_map`` and ``subject_pattern`` of ``"classfolder"``).
 
     Returns:
-        a :class:`ChapterData` whose ``build_args`` hold ``dataset``, ``data_root`` and ``seed``.
+        a :class:`ChapterData` whose ``build_args`` hold ``dataset``, ``data_root`` and ``seed``
+        (and ``real_options`` when given).
     """
     size, channels = int(P["size"]), int(P["channels"])
     dataset = resolve_dataset(dataset, data_root)
@@ -133,12 +147,31 @@ def prepare_data(P: Mapping[str, Any], *, synthetic: Callable[[Mapping[str, Any]
 
         info = get_dataset_info(dataset)
         ds = info.build(data_root, size=size, grayscale=channels == 1, **dict(real_options or {}))
-        name = f"{info.title} from {data_root} ({len(ds)} faces, {size}x{size}x{channels})"
+        prep = getattr(ds, "preparation", "")
+        name = f"{info.title} from {data_root} ({len(ds)} faces, {size}x{size}x{channels}" + (f"; {prep})" if prep
+                                                                                              else ")")
         spec = {"dataset": dataset, "data_root": str(Path(data_root).resolve()), "rows": len(ds)}
-    parts = splits(ds, seed) if splits is not None else subject_kfold(ds.meta, int(P["folds"]), seed=seed)
+        if getattr(ds, "face_detection", False):  # detected and aligned faces are other pixels than centre crops
+            from fer_core.data.faces import detector_id
+
+            spec["faces"] = detector_id()
+        if real_options:
+            spec["options"] = {k: real_options[k] for k in sorted(real_options)}
+    notes: list[str] = []
+    if splits is not None:
+        parts = splits(ds, seed)
+    else:
+        parts, warning = chapter_folds(ds, int(P["folds"]), seed=seed)
+        if warning is not None:
+            notes.append(warning)
+            name += "; stratified folds: subject independence cannot be guaranteed"
+            spec["folds"] = "stratified"
+            _warnings.warn(warning, FoldWarning, stacklevel=2)
     if frames is not None and {"sequence", "frame"} <= set(ds.meta.columns):
         selection = frames(ds.meta)
         parts = [p.restrict(selection) for p in parts]
-    return ChapterData(dataset=ds, splits=list(parts), name=name, key=dataset, spec=spec,
-                       build_args={"dataset": dataset, "data_root": None if data_root is None else str(data_root),
-                                   "seed": int(seed)})
+    build_args = {"dataset": dataset, "data_root": None if data_root is None else str(data_root), "seed": int(seed)}
+    if real_options:
+        build_args["real_options"] = dict(real_options)
+    return ChapterData(dataset=ds, splits=list(parts), name=name, key=dataset, spec=spec, build_args=build_args,
+                       warnings=notes)
