@@ -367,8 +367,8 @@ def test_inspect_new_layouts(tmp_path, no_faces_extra):
         assert sum(report.per_class.values()) == report.samples
         text = format_report(report)
         assert f"dataset    {DATASETS[name].title} [{name}]" in text and "no subject ids" in text
-        assert "fesr (stratified folds: no subject ids" in text
-        assert text.splitlines()[-1] == f"run        fer book --only fesr --data-root {root.resolve()}"
+        assert report.chapters == [("data", "")] and "the fesr chapter needs subject ids" in text
+        assert text.splitlines()[-1] == f"run        fer book --only data --data-root {root.resolve()}"
     assert inspect_dataset(cases["fer2013_folders"]).candidates == ["classfolder"]  # specific beats generic
     assert "faces extra is not installed" in inspect_dataset(cases["classfolder"]).preparation
 
@@ -385,6 +385,20 @@ def test_inspect_class_folders_with_subjects_and_the_fesr_minimum(tmp_path):
     (many / "classfolder.json").write_text(json.dumps({"subject_pattern": "^([a-z]+)_"}))
     report = inspect_dataset(many)
     assert report.chapters == [("data", ""), ("fesr", "")] and "--only fesr" in report.command
+
+
+def test_inspect_fesr_needs_subjects_with_several_expressions(tmp_path):
+    root = tmp_path / "one-each"
+    people = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett")
+    for k, person in enumerate(people):  # every person in one class folder only
+        folder = root / ("happy", "sad")[k % 2]
+        folder.mkdir(parents=True, exist_ok=True)
+        fx._flat(fx.class_level(("happiness", "sadness")[k % 2]), (40, 40), rgb=True, seed=k).save(
+            folder / f"{person}_01.jpg")
+    (root / "classfolder.json").write_text(json.dumps({"subject_pattern": "^([a-z]+)_"}))
+    report = inspect_dataset(root)
+    assert report.ok and len(report.per_subject) == 10 and report.versatile_subjects == 0
+    assert report.chapters == [("data", "")] and any("every subject shows one" in n for n in report.notes)
 
 
 def test_inspect_prefers_ck48_and_explains_unknown_class_folders(tmp_path):

@@ -40,7 +40,8 @@ __all__ = ["InspectReport", "inspect_dataset", "format_report", "CHAPTERS", "usa
 #: book order; a test keeps the two in step) and what each needs of a dataset.
 CHAPTERS: dict[str, str] = {
     "data": "any dataset (the chapter inspects data_root)",
-    "fesr": "expression labels and subject ids (subject-independent folds, the profile's number of them)",
+    "fesr": "expression labels and subject ids: subject-independent folds (the profile's number of them), and "
+            "subjects showing several expressions (its Table III compares a synthesized face with the same person's)",
 }
 
 _SUGGESTION = re.compile(r"data_root=(['\"])(.+?)\1")
@@ -67,6 +68,7 @@ class InspectReport:
         error: the adapter's error when the dataset was recognised but cannot be read.
         subjects_known: False when the dataset has no identity labels (each image its own subject).
         preparation: how a chapter will cut the faces out (dataset landmarks, detector, centre crop).
+        versatile_subjects: subjects with images of two or more expressions.
         chapters: ``(chapter, remark)`` for each chapter that can use the dataset.
         command: the command that runs the first such chapter on it.
     """
@@ -87,6 +89,7 @@ class InspectReport:
     candidates: list[str] = field(default_factory=list)
     error: str | None = None
     subjects_known: bool = True
+    versatile_subjects: int = 0
     preparation: str = ""
     chapters: list[tuple[str, str]] = field(default_factory=list)
     command: str = ""
@@ -198,6 +201,7 @@ def _describe(report: InspectReport, name: str, ds, messages: list[str], notes: 
         report.per_split = {s: int(sc[s]) for s in ("train", "val", "test") if s in sc} | {
             str(s): int(c) for s, c in sc.items() if s not in ("train", "val", "test")}
     report.subjects_known = bool(getattr(ds, "subjects_known", True))
+    report.versatile_subjects = int((meta.groupby("subject")["expression"].nunique() >= 2).sum())
     report.preparation = _preparation(ds)
     report.skipped = [(str(p), str(r)) for p, r in getattr(ds, "skipped", [])]
     for path, reason in report.skipped:
@@ -243,10 +247,11 @@ def _preparation(ds) -> str:
 
 
 def usable_chapters(report: InspectReport) -> list[tuple[str, str]]:
-    """``(chapter, remark)`` for each chapter of :data:`CHAPTERS` that can use the dataset of ``report``.
+    """``(chapter, remark)`` for each chapter of :data:`CHAPTERS` that can use the dataset of ``report``;
+    why a chapter cannot is added to ``report.notes``.
 
-    ``fesr`` needs at least as many subjects as its ``small`` profile has folds (or, without subject
-    ids, as many images; then its folds are stratified, which the remark says).
+    ``fesr`` needs subject ids, at least as many subjects as its ``small`` profile has folds, and
+    subjects that show two or more expressions.
     """
     from fer_core.profiles import get_profile
 
@@ -254,13 +259,17 @@ def usable_chapters(report: InspectReport) -> list[tuple[str, str]]:
         return []
     out = [("data", "")]
     folds = int(get_profile("fesr", "small")["folds"])
-    if report.subjects_known and len(report.per_subject) >= folds:
-        out.append(("fesr", ""))
-    elif not report.subjects_known and report.samples >= folds:
-        out.append(("fesr", "stratified folds: no subject ids, so subject independence is not guaranteed"))
-    else:
+    if not report.subjects_known:
+        report.notes.append("the fesr chapter needs subject ids (subject-independent folds, and the same person "
+                            "with several expressions); this dataset has none.")
+    elif len(report.per_subject) < folds:
         report.notes.append(f"the fesr chapter needs at least {folds} subjects for its {folds} subject-independent "
                             f"folds (profile small); this dataset has {len(report.per_subject)}.")
+    elif report.versatile_subjects == 0:
+        report.notes.append("the fesr chapter needs subjects with images of several expressions; here every "
+                            "subject shows one.")
+    else:
+        out.append(("fesr", ""))
     return out
 
 
