@@ -270,7 +270,11 @@ show_source(fesr.objective_R)
 show_source(fesr.FESR.step)
 
 # %%
-pd.DataFrame([{"variant": v, "changes": ", ".join(f"{k}={val}" for k, val in sw.items()) or "(proposed method)"}
+def changes(switches):
+    return ", ".join(f"{k}={val}" for k, val in switches.items()) or "(proposed method)"
+
+
+pd.DataFrame([{"variant": v, "changes": changes(sw)}
               for v, sw in fesr.VARIANTS.items()]).set_index("variant")
 
 # %% [markdown]
