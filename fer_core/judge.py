@@ -60,9 +60,11 @@ class JudgeConfig:
 
     @classmethod
     def from_profile(cls, P: Mapping[str, Any]) -> "JudgeConfig":
-        """``judge_steps``, ``judge_batch_size``, ``judge_width`` of a chapter profile (defaults otherwise)."""
+        """``judge_steps``, ``judge_batch_size``, ``judge_width`` and ``judge_id_widths`` (the identity
+        network's four widths) of a chapter profile (defaults otherwise)."""
         return cls(steps=int(P.get("judge_steps", cls.steps)), batch_size=int(P.get("judge_batch_size", cls.batch_size)),
-                   width=int(P.get("judge_width", cls.width)))
+                   width=int(P.get("judge_width", cls.width)),
+                   id_widths=tuple(int(w) for w in P.get("judge_id_widths", cls.id_widths)))
 
 
 def _pose_labels(data: Mapping[str, torch.Tensor]) -> tuple[str, torch.Tensor, list[float]] | None:

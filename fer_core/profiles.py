@@ -58,6 +58,32 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       lambda_rec=10.0, lambda_cls=1.0, fesgan_folds=1, n_show=4, n_new=6, n_prior=200,
                       intensity_levels=5, verify_images=300, umap=True),
     },
+    # JESRL (notebooks/jesrl.py): the switch GAN (G_enc, switch unit, G_dec, D1/D2) with the classifier C
+    # (VGG-19 + G_enc), Table VII's ablations and the authors' code, per fold and seed; a judge per fold.
+    # steps: C's updates (and the GAN's) in every variant; pairs: unpaired (I_a, I_b) per iteration; batch_size:
+    # C's real faces per iteration; gan_width / vgg_width play Table I's 64 / VGG-19's 64; alternate: the block
+    # length of the authors' code's turns; light_seeds: seeds that run Fig. 12's curve (and No_InterL_ExpR, where
+    # no_interl_expr is set: the small profile leaves that Table VII row out to stay within its budget).
+    "jesrl": {
+        "smoke": dict(size=32, channels=3, n_identities=6, folds=2, seeds=(0,), light_seeds=1, gan_width=2,
+                      vgg_width=2, vgg_bn=True, c_fuse=8, c_fc=(8, 8), c_dropout=0.2, cnn_width=4, steps=3,
+                      batch_size=4, pairs=4, lr=2e-4, weight_decay=0.0, lr_C=1e-3, optimizer_C="adam",
+                      lambdas=(10.0, 15.0, 5.0, 5.0), p=0.5, alternate=1, judge_steps=3, judge_batch_size=16,
+                      judge_width=4, judge_id_widths=(4, 4, 8, 8), curve=(0, 1), no_interl_expr=True, n_show=2,
+                      interp_steps=3, umap=False),
+        "small": dict(size=32, channels=3, n_identities=30, folds=5, seeds=(0, 1), light_seeds=1, gan_width=8,
+                      vgg_width=4, vgg_bn=True, c_fuse=32, c_fc=(64, 64), c_dropout=0.2, cnn_width=8, steps=100,
+                      batch_size=8, pairs=8, lr=2e-4, weight_decay=0.0, lr_C=1e-3, optimizer_C="adam",
+                      lambdas=(10.0, 15.0, 5.0, 5.0), p=0.5, alternate=25, judge_steps=150, judge_batch_size=32,
+                      judge_width=8, judge_id_widths=(8, 16, 32, 32), curve=(0, 2, 6), no_interl_expr=False,
+                      n_show=5, interp_steps=9, umap=False),
+        "paper": dict(size=256, channels=3, n_identities=120, folds=5, seeds=(0, 1), light_seeds=2, gan_width=64,
+                      vgg_width=64, vgg_bn=False, c_fuse=512, c_fc=(4096, 4096), c_dropout=0.5, cnn_width=32,
+                      steps=30000, batch_size=10, pairs=10, lr=2e-4, weight_decay=0.0, lr_C=1e-3, optimizer_C="sgd",
+                      lambdas=(10.0, 15.0, 5.0, 5.0), p=0.5, alternate=300, judge_steps=3000, judge_batch_size=64,
+                      judge_width=32, judge_id_widths=(32, 64, 128, 128), curve=(0, 1, 2, 3, 4, 5, 6),
+                      no_interl_expr=True, n_show=6, interp_steps=11, umap=True),
+    },
 }
 
 

@@ -110,25 +110,33 @@ class StepContext:
             return contextlib.nullcontext()
         return runtime.autocast(self.device, enabled=self.amp)
 
-    def update(self, optimizer: str, loss: torch.Tensor, *, retain_graph: bool = False) -> None:
+    def update(self, optimizer: str | tuple[str, ...], loss: torch.Tensor, *, retain_graph: bool = False) -> None:
         """Zero the optimiser's grads, back-propagate ``loss``, average grads over ranks, clip, step.
 
         Only the parameters owned by ``optimizer`` are zeroed and stepped, so gradients
         that ``loss`` leaves on other networks never leak into their next update.
+        ``optimizer`` may name several optimisers (a tuple): one backward of ``loss`` then
+        steps each of them, as one objective trained end to end over networks that keep
+        optimisers of their own (different rates or kinds).
         """
-        try:
-            opt = self._optimizers[optimizer]
-        except KeyError:
-            raise ValueError(f"unknown optimizer {optimizer!r}; the method has {sorted(self._optimizers)}") from None
-        opt.zero_grad(set_to_none=True)
+        names = (optimizer,) if isinstance(optimizer, str) else tuple(optimizer)
+        opts = []
+        for name in names:
+            try:
+                opts.append(self._optimizers[name])
+            except KeyError:
+                raise ValueError(f"unknown optimizer {name!r}; the method has {sorted(self._optimizers)}") from None
+        for opt in opts:
+            opt.zero_grad(set_to_none=True)
         loss.backward(retain_graph=retain_graph)
-        params = [p for group in opt.param_groups for p in group["params"] if p.requires_grad]
-        if self.world_size > 1:
-            distributed.all_reduce_mean_grads(params, self.world_size)
-        if self.clip_grad is not None:
-            norm = torch.nn.utils.clip_grad_norm_([p for p in params if p.grad is not None], self.clip_grad)
-            self.grad_norms[optimizer] = norm
-        opt.step()
+        for name, opt in zip(names, opts):
+            params = [p for group in opt.param_groups for p in group["params"] if p.requires_grad]
+            if self.world_size > 1:
+                distributed.all_reduce_mean_grads(params, self.world_size)
+            if self.clip_grad is not None:
+                norm = torch.nn.utils.clip_grad_norm_([p for p in params if p.grad is not None], self.clip_grad)
+                self.grad_norms[name] = norm
+            opt.step()
 
 
 class EpochBatchSampler(Sampler[list[int]]):
