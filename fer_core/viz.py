@@ -52,6 +52,10 @@ __all__ = [
 
 _MARKERS = ["o", "X", "s", "^", "D", "P", "v", "*"]
 
+# Tables of the book hold sentences (deviations, claims, closing notes): show them whole, never cut
+# to pandas' default 50 characters with an ellipsis; wide tables scroll in their own box (fer.css).
+pd.set_option("display.max_colwidth", None)
+
 
 def _figure(width: float, height: float) -> Figure:
     fig = plt.figure(figsize=(max(width, 1.0), max(height, 1.0)), layout="constrained")

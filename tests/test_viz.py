@@ -234,3 +234,13 @@ def test_landmark_overlay_returns_a_figure_and_checks_shapes():
     assert len(fig.axes) == 2
     with pytest.raises(ValueError, match=r"landmarks must have shape \(2, 68, 2\)"):
         landmark_overlay(images, lm[:, :60])
+
+
+def test_book_tables_show_long_cells_whole():
+    """Deviation and claim tables hold sentences; pandas' default would cut them to 50 characters."""
+    import pandas as pd
+
+    import fer_core.viz  # noqa: F401  (sets the display option on import)
+
+    sentence = "a deviation explained in a sentence that is longer than fifty characters, kept whole"
+    assert sentence in pd.DataFrame({"why": [sentence]})._repr_html_()
