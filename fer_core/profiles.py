@@ -84,6 +84,33 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       judge_width=32, judge_id_widths=(32, 64, 128, 128), curve=(0, 1, 2, 3, 4, 5, 6),
                       no_interl_expr=True, n_show=6, interp_steps=11, umap=True),
     },
+    # GroupGAN (notebooks/groupgan.py): Table 1's four frameworks (CNN, DCGAN, 1V2, 2V2) on several BaseNets,
+    # each continuing from Algorithm 1's pre-trainings (E on peak faces: pre_steps; G's encoder-decoder on faces:
+    # g_pre_steps) for `steps` iterations; the main BaseNet runs every seed (the claims' replicates), the others
+    # table_seeds. adv: the four adversarial weights (the paper's 2e-3); gamma_G: C's weight in Eq. 6 (ours).
+    "groupgan": {
+        "smoke": dict(size=32, channels=3, n_identities=6, n_frames=10, weak_frames=(6, 8), folds=2, seeds=(0,),
+                      table_seeds=(0,), basenets=("resnet18",), main_basenet="resnet18", fc=(512, 256),
+                      dropout=0.5, gan_width=4, steps=2, pre_steps=2, g_pre_steps=2, batch_size=4, pre_batch_size=8,
+                      lr=2e-4, lr_C=1e-4, lr_pre=1e-3, optimizer="adam", adv=2e-3, gamma_G=1e-2, crop_pad=0,
+                      flip=True, cnn_width=4, judge_steps=2, judge_batch_size=16, judge_width=4,
+                      judge_id_widths=(4, 4, 8, 8), n_show=3, n_pairs=3, sketch_steps=2, sketch_images=16),
+        "small": dict(size=32, channels=3, n_identities=25, n_frames=10, weak_frames=(6, 8), folds=5, seeds=(0, 1),
+                      table_seeds=(0,), basenets=("resnet18", "vgg11", "vgg13"), main_basenet="resnet18",
+                      fc=(512, 256), dropout=0.5, gan_width=16, steps=40, pre_steps=100, g_pre_steps=150,
+                      batch_size=8, pre_batch_size=16, lr=2e-4, lr_C=1e-4, lr_pre=1e-3, optimizer="adam", adv=2e-3,
+                      gamma_G=1e-2, crop_pad=0, flip=True, cnn_width=16, judge_steps=150, judge_batch_size=32,
+                      judge_width=8, judge_id_widths=(8, 16, 32, 32), n_show=6, n_pairs=6, sketch_steps=150,
+                      sketch_images=256),
+        "paper": dict(size=128, channels=3, n_identities=118, n_frames=16, weak_frames=(6, 8), folds=5, seeds=(0, 1),
+                      table_seeds=(0, 1), basenets=("alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "resnet18",
+                                                    "resnet34", "resnet50"), main_basenet="vgg13", fc=(512, 256),
+                      dropout=0.5, gan_width=32, steps=20000, pre_steps=5000, g_pre_steps=5000, batch_size=4,
+                      pre_batch_size=32, lr=1e-4, lr_C=1e-4, lr_pre=1e-3, optimizer="sgd", adv=2e-3, gamma_G=1e-2,
+                      crop_pad=8, flip=True, cnn_width=32, judge_steps=3000, judge_batch_size=64, judge_width=32,
+                      judge_id_widths=(32, 64, 128, 128), n_show=6, n_pairs=8, sketch_steps=3000,
+                      sketch_images=1000),
+    },
 }
 
 
