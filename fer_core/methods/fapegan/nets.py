@@ -1,0 +1,220 @@
+"""FaPE-GAN's networks: the pose-conditioned generator G_FaPE, its discriminator D, and Fa-Net.
+
+Paper: FaPE-GAN / F2ED (Sec. 4.2, Fig. 5). ``Î_i = G_FaPE(I_i, I_P) = G_Dec(G_Enc(I_i, I_P))``
+turns a face ``I_i`` into the same person with the pose of the landmark map ``I_P``
+(:func:`~fer_core.methods.fapegan.posemap.pose_map`); ``D`` tells real faces from generated
+ones; Fa-Net is the LightCNN-based expression classifier trained on real and generated faces.
+
+Deviation from the paper: it gives no layer table for G_FaPE or D. G_FaPE is an
+encoder-decoder with skip connections (the pix2pix generator of its reference [24], whose
+objective, L_GAN + λ·L1, Eq. 3 is) and D a pix2pix-style patch discriminator, both built by
+:class:`FaPEConfig` at any power-of-two size. Fa-Net is LightCNN-29 v2
+(:class:`~fer_core.nets.lightcnn.LightCNN29v2`, the layout of the published network) with a
+linear expression head on its 256-d feature; profiles narrow its widths for CPU budgets.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from fer_core.nets.lightcnn import MFM, LightCNN29v2
+from fer_core.nets.registry import images, register_net
+
+__all__ = ["FaPEConfig", "FaNetConfig", "G_Enc", "G_Dec", "G_FaPE", "D", "FaNet", "fine_tune_from"]
+
+
+@dataclass(frozen=True)
+class FaPEConfig:
+    """G_FaPE and D (Sec. 4.2; sizes are ours, see the module docstring).
+
+    Attributes:
+        image_size: side ``S`` of faces and pose maps (a power of two, >= 16).
+        channels: face channels (3 RGB or 1 grey); the pose map adds one input channel.
+        width: channels of the first encoder level; each level doubles them (capped at ``8 * width``).
+        bottleneck: side of the encoder's last map (4: 32 px -> 3 levels, 256 px -> 6).
+    """
+
+    image_size: int = 64
+    channels: int = 3
+    width: int = 64
+    bottleneck: int = 4
+
+    def __post_init__(self) -> None:
+        s = self.image_size
+        if s < 16 or s & (s - 1):
+            raise ValueError(f"FaPEConfig.image_size must be a power of two >= 16, got {s}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"FaPEConfig.channels must be 1 or 3, got {self.channels}")
+        if self.width < 1 or self.bottleneck < 1 or s % self.bottleneck or s // self.bottleneck < 4:
+            raise ValueError(f"FaPEConfig needs width >= 1 and a bottleneck side dividing image_size at least 4 "
+                             f"times (two levels), got width={self.width}, bottleneck={self.bottleneck}, "
+                             f"image_size={s}")
+
+    @property
+    def levels(self) -> int:
+        return int(math.log2(self.image_size // self.bottleneck))
+
+    def widths(self) -> list[int]:
+        return [min(self.width * 2 ** i, 8 * self.width) for i in range(self.levels)]
+
+
+def _down(c_in: int, c_out: int, *, norm: bool = True) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not norm)]
+    if norm:
+        layers.append(nn.BatchNorm2d(c_out))
+    layers.append(nn.LeakyReLU(0.2, inplace=True))
+    return nn.Sequential(*layers)
+
+
+def _up(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+
+
+class G_Enc(nn.Module):
+    """``G_Enc(I_i, I_P)``: ``(B, C, S, S)`` face and ``(B, 1, S, S)`` pose map -> the features of
+    every level, the last ``(B, widths[-1], bottleneck, bottleneck)``."""
+
+    def __init__(self, config: FaPEConfig):
+        super().__init__()
+        w = config.widths()
+        self.blocks = nn.ModuleList([_down(config.channels + 1, w[0], norm=False)]
+                                    + [_down(a, b) for a, b in zip(w[:-1], w[1:])])
+
+    def forward(self, I_i: torch.Tensor, I_P: torch.Tensor) -> list[torch.Tensor]:
+        h = torch.cat([I_i, I_P], dim=1)
+        feats = []
+        for block in self.blocks:
+            h = block(h)
+            feats.append(h)
+        return feats
+
+
+class G_Dec(nn.Module):
+    """``G_Dec``: the encoder's features (deepest last) -> ``(B, C, S, S)`` face in [-1, 1]; each level
+    concatenates the encoder's map of the same size (skip connections)."""
+
+    def __init__(self, config: FaPEConfig):
+        super().__init__()
+        w = config.widths()
+        ups = [_up(w[-1], w[-2])]
+        for i in range(len(w) - 2, 0, -1):
+            ups.append(_up(2 * w[i], w[i - 1]))
+        self.ups = nn.ModuleList(ups)
+        self.out = nn.Sequential(nn.ConvTranspose2d(2 * w[0], config.channels, 4, 2, 1), nn.Tanh())
+
+    def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        h = feats[-1]
+        skips = feats[:-1][::-1]
+        for i, up in enumerate(self.ups):
+            h = up(h)
+            h = torch.cat([h, skips[i]], dim=1)
+        return self.out(h)
+
+
+class G_FaPE(nn.Module):
+    """``Î_i = G_Dec(G_Enc(I_i, I_P))``: ``(B, C, S, S)`` face, ``(B, 1, S, S)`` pose map -> ``(B, C, S, S)``."""
+
+    def __init__(self, config: FaPEConfig):
+        super().__init__()
+        self.config = config
+        self.G_Enc, self.G_Dec = G_Enc(config), G_Dec(config)
+
+    def forward(self, I_i: torch.Tensor, I_P: torch.Tensor) -> torch.Tensor:
+        return self.G_Dec(self.G_Enc(I_i, I_P))
+
+
+class D(nn.Module):
+    """The discriminator of Eqs. (1)-(2): ``(B, C, S, S)`` face -> ``(B, 1, s, s)`` logits, one per
+    patch (``s = 2 * bottleneck``), positive for "real"."""
+
+    def __init__(self, config: FaPEConfig):
+        super().__init__()
+        w = config.widths()[: max(config.levels - 1, 1)]
+        layers = [_down(config.channels, w[0], norm=False)] + [_down(a, b) for a, b in zip(w[:-1], w[1:])]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Conv2d(w[-1], 1, 3, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+@dataclass(frozen=True)
+class FaNetConfig:
+    """Fa-Net (Sec. 4.2): LightCNN-29 v2 (Wu et al.) with an expression head.
+
+    ``widths``/``layers``/``feature_dim`` are LightCNN's (published: (48, 96, 192, 128, 128),
+    (1, 2, 3, 4), 256); ``input_size`` the side it sees (published 128; a multiple of 16).
+    ``batch_norm`` puts a BatchNorm after every MFM convolution.
+
+    Deviation from the paper (``batch_norm=True``, the CPU profiles): LightCNN has no
+    normalisation, and at a few hundred SGD updates from scratch it did not leave chance on
+    the synthetic world (nor with Adam); with BatchNorm it trains within the budget.
+    """
+
+    num_classes: int = 54
+    channels: int = 3
+    input_size: int = 128
+    widths: tuple[int, int, int, int, int] = (48, 96, 192, 128, 128)
+    layers: tuple[int, int, int, int] = (1, 2, 3, 4)
+    feature_dim: int = 256
+    dropout: float = 0.5
+    batch_norm: bool = False
+
+    def __post_init__(self) -> None:
+        if self.num_classes < 2:
+            raise ValueError(f"Fa-Net needs at least 2 expression classes, got num_classes={self.num_classes}")
+
+
+class FaNet(nn.Module):
+    """Fa-Net: ``(B, C, H, W)`` faces in [-1, 1] -> ``(B, K)`` expression logits.
+
+    ``backbone`` is the LightCNN (its ``features`` give ``(B, feature_dim)``), ``head`` the
+    expression classifier; :func:`fine_tune_from` swaps the head for a new class set.
+    """
+
+    def __init__(self, config: FaNetConfig):
+        super().__init__()
+        self.config = config
+        self.backbone = LightCNN29v2(in_channels=config.channels, widths=config.widths, layers=config.layers,
+                                     input_size=config.input_size, feature_dim=config.feature_dim)
+        if config.batch_norm:
+            for m in self.backbone.modules():
+                if isinstance(m, MFM) and isinstance(m.filter, nn.Conv2d):
+                    m.filter = nn.Sequential(m.filter, nn.BatchNorm2d(m.filter.out_channels))
+        self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.feature_dim, config.num_classes))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone.features(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def fine_tune_from(pretrained: FaNet, num_classes: int) -> FaNet:
+    """A Fa-Net for ``num_classes`` expressions whose backbone starts from ``pretrained``'s weights
+    and whose head is new (Sec. 5.1: pre-trained on F2ED, fine-tuned on FER2013 / JAFFE).
+
+    The copy shares no tensor with ``pretrained``; the new head is initialised by the global RNG.
+    """
+    import dataclasses
+
+    net = FaNet(dataclasses.replace(pretrained.config, num_classes=num_classes))
+    net.backbone.load_state_dict(pretrained.backbone.state_dict())
+    return net
+
+
+def _tiny(size: int = 32) -> FaPEConfig:
+    return FaPEConfig(image_size=size, channels=3, width=4)
+
+
+register_net("fapegan.G_FaPE", lambda k: G_FaPE(_tiny()),
+             lambda k, g: (torch.rand(2, 3, 32, 32, generator=g) * 2 - 1, torch.rand(2, 1, 32, 32, generator=g) * 2 - 1),
+             lambda b, k: (b, 3, 32, 32))
+register_net("fapegan.D", lambda k: D(_tiny()), images(32), lambda b, k: (b, 1, 8, 8))
+register_net("fapegan.FaNet", lambda k: FaNet(FaNetConfig(num_classes=k, input_size=32, widths=(4, 8, 8, 8, 8),
+                                                          layers=(1, 1, 1, 1), feature_dim=16, batch_norm=True)),
+             images(32), lambda b, k: (b, k))
