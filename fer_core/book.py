@@ -92,7 +92,7 @@ def select(all_chapters: Sequence[Chapter], only: Sequence[str] | None) -> list[
     unknown = [n for n in only if n not in by_name]
     if unknown:
         raise ChapterError(f"unknown chapter(s) {', '.join(unknown)}; the book has: {', '.join(by_name) or 'none'}")
-    return [by_name[n] for n in only]
+    return [c for c in all_chapters if c.name in only]  # book order: the report page runs last
 
 
 def repository_url(root: Path) -> str:

@@ -16,6 +16,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -34,30 +35,55 @@ def cache_root() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "fer-book"
 
 
-_FINGERPRINT: str | None = None
+_FINGERPRINTS: dict[str | None, str] = {}
 
 
 #: Modules that build pages, print tables, measure speed or parse the command line: they never change
 #: an experiment's result, so editing them keeps the results cache.
-NOT_IN_FINGERPRINT = ("book.py", "provenance.py", "cli.py", "bench.py", "viz.py", "__main__.py")
+#: ``profiles.py`` holds settings whose values enter every key themselves.
+NOT_IN_FINGERPRINT = ("book.py", "provenance.py", "cli.py", "bench.py", "viz.py", "__main__.py", "profiles.py")
+#: Paper-package modules (and ``fer_core/methods`` modules) that only write prose or read stored results.
+_METHODS_NOT_IN_FINGERPRINT = ("report.py", "bench.py", "reproducibility.py")
+_IMPORTED_PACKAGE = re.compile(r"fer_core\.methods\.(\w+)|from fer_core\.methods import (\w+)")
 
 
-def code_fingerprint() -> str:
-    """Hash of the bytes of every ``fer_core/**/*.py`` file that can change a result (16 hex digits):
-    all but :data:`NOT_IN_FINGERPRINT` and the paper packages' ``report.py``/``bench.py``."""
-    global _FINGERPRINT
-    if _FINGERPRINT is None:
-        _FINGERPRINT = fingerprint_of(Path(fer_core.__file__).parent)
-    return _FINGERPRINT
+def code_fingerprint(chapter: str | None = None) -> str:
+    """Hash of the bytes of the ``fer_core/**/*.py`` files that can change a result of ``chapter``
+    (16 hex digits): the shared library (all but :data:`NOT_IN_FINGERPRINT`) and, of the paper
+    packages under ``fer_core/methods/``, only the chapter's own and those it imports (so editing
+    one chapter's package never recomputes another chapter); a paper package's ``report.py`` and
+    ``bench.py`` never count. ``chapter=None``: every package."""
+    if chapter not in _FINGERPRINTS:
+        _FINGERPRINTS[chapter] = fingerprint_of(Path(fer_core.__file__).parent, chapter=chapter)
+    return _FINGERPRINTS[chapter]
 
 
-def fingerprint_of(pkg: Path) -> str:
+def _packages_of(methods: Path, chapter: str) -> set[str]:
+    """``chapter``'s paper package and the paper packages it imports, transitively."""
+    todo, seen = [chapter], set()
+    while todo:
+        name = todo.pop()
+        if name in seen or not (methods / name).is_dir():
+            continue
+        seen.add(name)
+        for path in (methods / name).rglob("*.py"):
+            for m in _IMPORTED_PACKAGE.finditer(path.read_text(errors="replace")):
+                todo.append(m.group(1) or m.group(2))
+    return seen
+
+
+def fingerprint_of(pkg: Path, *, chapter: str | None = None) -> str:
     """:func:`code_fingerprint` of the package folder ``pkg``."""
+    methods = pkg / "methods"
+    packages = None if chapter is None else _packages_of(methods, chapter)
     h = hashlib.sha256()
     for path in sorted(pkg.rglob("*.py")):
         rel = path.relative_to(pkg)
-        if (len(rel.parts) == 1 and rel.name in NOT_IN_FINGERPRINT) or (
-                rel.parts[0] == "methods" and rel.name in ("report.py", "bench.py")):
+        if len(rel.parts) == 1 and rel.name in NOT_IN_FINGERPRINT:
+            continue
+        if rel.parts[0] == "methods" and rel.name in _METHODS_NOT_IN_FINGERPRINT:
+            continue
+        if packages is not None and rel.parts[0] == "methods" and len(rel.parts) > 2 and rel.parts[1] not in packages:
             continue
         h.update(str(rel).encode())
         h.update(path.read_bytes())
@@ -86,8 +112,10 @@ def _plain(obj: Any) -> Any:
 
 
 def config_key(config: Mapping[str, Any], *, code: str | None = None) -> str:
-    """Stable 20-hex-digit key of ``config`` plus the code fingerprint."""
-    payload = _canonical(config) + "|" + (code if code is not None else code_fingerprint())
+    """Stable 20-hex-digit key of ``config`` plus the code fingerprint (default: that of the chapter
+    ``config["chapter"]`` names, else of all of ``fer_core``)."""
+    chapter = config.get("chapter") if isinstance(config.get("chapter"), str) else None
+    payload = _canonical(config) + "|" + (code if code is not None else code_fingerprint(chapter))
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
@@ -121,7 +149,7 @@ class ResultStore:
         self.misses = 0
 
     def path(self, config: Mapping[str, Any]) -> Path:
-        return self.dir / f"{config_key(config)}.pt"
+        return self.dir / f"{config_key(config, code=code_fingerprint(self.chapter))}.pt"
 
     def load(self, config: Mapping[str, Any]) -> dict[str, Any] | None:
         path = self.path(config)
@@ -141,7 +169,7 @@ class ResultStore:
         meta = {
             "chapter": self.chapter,
             "config": json.loads(_canonical(config)),
-            "code": code_fingerprint(),
+            "code": code_fingerprint(self.chapter),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "seconds": seconds,
         }
@@ -161,6 +189,23 @@ class ResultStore:
         result = dict(fn())
         self.save(config, result, seconds=time.perf_counter() - t0)
         return result
+
+    def entries_count(self) -> int:
+        """How many results this chapter's store holds (any configuration, any code)."""
+        return sum(1 for _ in self.dir.glob("*.json")) if self.dir.exists() else 0
+
+    def same_config_other_code(self, config: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The sidecar of a result stored for ``config`` by other ``fer_core`` code (a stale result),
+        newest first, or ``None``."""
+        def own(c: Mapping[str, Any]) -> Any:  # the dependencies' keys carry their code fingerprints too
+            c = json.loads(_canonical(c))
+            if isinstance(c.get("config"), dict):
+                c["config"].pop("after", None)
+            return c
+
+        want, code = own(config), code_fingerprint(self.chapter)
+        found = [e for e in self.entries() if own(e.get("config", {})) == want and e.get("code") != code]
+        return max(found, key=lambda e: e.get("created", "")) if found else None
 
     def entries(self) -> list[dict[str, Any]]:
         """Every stored entry's JSON sidecar (configuration, timing, scalars)."""

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from fer_core.claims import Claim, Replicates
-from fer_core.experiments import Experiment, Plan, PlanError, RunKey, tables
+from fer_core.experiments import Experiment, MissingResultError, Plan, PlanError, RunKey, tables
 from fer_core.experiments.runner import WORKERS_ENV, workers_for
 from fer_core.results import ResultStore
 from tests._toys import CRASH_ENV, ToyStudy
@@ -129,3 +129,89 @@ def test_board_lines_show_step_losses_and_time_left(capsys):
     board.done("FG fold 0 seed 0", 75.2)
     assert capsys.readouterr().out.strip() == "[2/3] FG fold 0 seed 0: 1m15s, L_G=0.5"
     assert format_seconds(4.25) == "4.2s" and format_seconds(7200) == "2h00m"
+
+
+# ------------------------------------------------------------------ stored-only studies and the book's report
+class LedgerToyStudy(ToyStudy):
+    """ToyStudy with a one-claim ledger ("fast beats slow"), as a paper chapter keeps one."""
+
+    chapter = "ledgertoy"
+
+    def ledger(self):
+        from fer_core.claims import Claim
+        from fer_core.experiments import tables
+
+        values = pd.DataFrame([{"variant": e.variant, "fold": e.fold, "seed": e.seed, "accuracy": r["accuracy"]}
+                               for e, r in self.results()])
+        claim = Claim("fast beats slow", "toy", "accuracy", "fast", "fast", "slow", paper_effect=0.05)
+        return tables.ledger(values, [(claim, "accuracy")], replicates=tables.fold_ratio(self.data.splits))
+
+
+def _ledger_toy(tmp_path, **kwargs):
+    P = {"folds": 3, "seeds": (0, 1)}
+    return LedgerToyStudy(P, LedgerToyStudy.build_data(P), device="cpu", progress=False,
+                          store=ResultStore("ledgertoy", root=tmp_path / "results"), run_root=tmp_path / "runs",
+                          **kwargs), P
+
+
+def test_a_stored_only_study_reads_results_and_never_trains(tmp_path):
+    study, P = _ledger_toy(tmp_path)
+    study.run_all(workers=1)
+    reader, _ = _ledger_toy(tmp_path, stored_only=True)
+    (ledger, values) = reader.ledger()
+    assert [r.n for r in ledger.results] == [6] and reader.computed == {}
+    assert values.equals(study.ledger()[1])
+
+
+def test_a_stored_only_study_refuses_missing_and_stale_results_saying_how_to_fix(tmp_path, monkeypatch):
+    reader, _ = _ledger_toy(tmp_path, stored_only=True)
+    with pytest.raises(MissingResultError, match=r"ledgertoy chapter has no stored result.*holds no results.*"
+                                                 r"--only ledgertoy"):
+        reader.ledger()
+    assert not (tmp_path / "runs").exists()  # nothing was trained
+    study, _ = _ledger_toy(tmp_path)
+    study.run_all(workers=1)
+    monkeypatch.setattr("fer_core.results.code_fingerprint", lambda chapter=None: "other-code")
+    with pytest.raises(MissingResultError, match=r"other fer_core code.*stale"):
+        _ledger_toy(tmp_path, stored_only=True)[0].ledger()
+
+
+def test_options_left_none_are_in_no_key(tmp_path):
+    a, _ = _ledger_toy(tmp_path)
+    b, _ = _ledger_toy(tmp_path, weights=None)
+    c, _ = _ledger_toy(tmp_path, weights="/some/path.pth")
+    assert a.key("fast").result() == b.key("fast").result() != c.key("fast").result()
+
+
+def test_the_reproducibility_report_collects_every_chapter_ledger(tmp_path, monkeypatch):
+    from fer_core.methods import reproducibility as rep
+
+    study, P = _ledger_toy(tmp_path)
+    study.run_all(workers=1)
+    monkeypatch.setattr(rep, "chapter_studies", lambda names: [("ledgertoy", LedgerToyStudy)])
+    monkeypatch.setattr(LedgerToyStudy, "__init__", _stored_in(tmp_path))
+    table = rep.collect(chapters=["ledgertoy"], profiles={"ledgertoy": P})
+    want = study.ledger()[0].results[0]
+    assert table[["chapter", "claim", "n", "verdict"]].values.tolist() == [["ledgertoy", "fast beats slow", 6,
+                                                                              want.verdict]]
+    assert table["effect"][0] == pytest.approx(want.effect) and table["paper's effect"][0] == 0.05
+    counts = rep.verdict_counts(table)
+    assert counts.loc["all chapters", "claims"] == 1 and counts.loc["ledgertoy", want.verdict] == 1
+    assert "tested **1 claim** from 1 chapter (ledgertoy)" in rep.summary(table)
+
+
+def _stored_in(tmp_path):
+    init = ToyStudy.__init__
+
+    def __init__(self, P, data, **kwargs):
+        kwargs.update(store=ResultStore("ledgertoy", root=tmp_path / "results"), run_root=tmp_path / "runs")
+        init(self, P, data, **kwargs)
+    return __init__
+
+
+def test_the_report_finds_the_paper_chapters_that_keep_a_ledger():
+    from fer_core.methods.reproducibility import chapter_studies
+
+    found = dict(chapter_studies(["data", "fesr", "jesrl", "no_such_chapter"]))
+    assert set(found) == {"fesr", "jesrl"}
+    assert found["fesr"].chapter == "fesr"

@@ -79,3 +79,22 @@ def test_the_fingerprint_ignores_modules_that_cannot_change_a_result(tmp_path):
     assert fingerprint_of(pkg) == before
     (pkg / "methods/paper/method.py").write_text("x = 2\n")
     assert fingerprint_of(pkg) != before
+
+
+def test_a_chapter_fingerprint_covers_its_package_and_the_packages_it_imports_only(tmp_path):
+    from fer_core.results import fingerprint_of
+
+    pkg = tmp_path / "fer_core"
+    for name in ("a", "b", "c"):
+        (pkg / "methods" / name).mkdir(parents=True)
+        (pkg / "methods" / name / "method.py").write_text("x = 1\n")
+    (pkg / "methods" / "a" / "nets.py").write_text("from fer_core.methods.b import nets\n")
+    (pkg / "train.py").write_text("x = 1\n")
+    before = {ch: fingerprint_of(pkg, chapter=ch) for ch in ("a", "b", "c")}
+    (pkg / "methods" / "c" / "method.py").write_text("x = 2\n")  # only c changes
+    assert fingerprint_of(pkg, chapter="a") == before["a"] and fingerprint_of(pkg, chapter="b") == before["b"]
+    assert fingerprint_of(pkg, chapter="c") != before["c"]
+    (pkg / "methods" / "b" / "method.py").write_text("x = 2\n")  # a imports b
+    assert fingerprint_of(pkg, chapter="a") != before["a"]
+    (pkg / "train.py").write_text("x = 2\n")  # the shared library counts for every chapter
+    assert all(fingerprint_of(pkg, chapter=ch) != before[ch] for ch in ("a", "b", "c"))

@@ -16,7 +16,7 @@ a :class:`Study` subclass and the paper's numbers) plus a notebook.
 from fer_core.experiments.data import ChapterData, prepare_data
 from fer_core.experiments.plan import Experiment, Plan, PlanError, RunKey
 from fer_core.experiments.runner import WORKERS_ENV, run_plan
-from fer_core.experiments.study import Study
+from fer_core.experiments.study import MissingResultError, Study, studies
 
 __all__ = ["ChapterData", "prepare_data", "Experiment", "Plan", "PlanError", "RunKey", "WORKERS_ENV", "run_plan",
-           "Study"]
+           "Study", "MissingResultError", "studies"]

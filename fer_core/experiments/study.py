@@ -37,7 +37,19 @@ from fer_core.experiments.runner import run_plan
 from fer_core.results import ResultStore, cache_root
 from fer_core.train import FitResult, Method, finished_step, fit
 
-__all__ = ["Study"]
+__all__ = ["Study", "MissingResultError", "studies"]
+
+#: Every Study subclass by chapter name (filled as the paper packages are imported).
+_STUDIES: dict[str, type] = {}
+
+
+def studies() -> dict[str, type]:
+    """The Study subclass of each chapter whose paper package has been imported, by chapter name."""
+    return dict(_STUDIES)
+
+
+class MissingResultError(LookupError):
+    """A result that a stored-only study (see ``Study(stored_only=True)``) does not hold."""
 
 
 class Study(abc.ABC):
@@ -53,7 +65,11 @@ class Study(abc.ABC):
         progress: show progress bars when training outside the runner.
         nproc: processes (GPUs) per training run, through torchrun; default ``$FER_NPROC``
             (``fer book --nproc N``), else 1. The profile's ``batch_size`` stays the global batch.
-        options: the chapter's other plain settings (e.g. a weights path); part of every key.
+        stored_only: only read the results store, never train: :meth:`result` raises
+            :class:`MissingResultError` (saying why and how to compute it) for anything not stored
+            (the book's reproducibility report reads the chapters' results this way).
+        options: the chapter's other plain settings (e.g. a weights path); part of every key
+            (an option left ``None`` means "not given" and is in no key).
     """
 
     chapter: ClassVar[str] = ""
@@ -62,14 +78,20 @@ class Study(abc.ABC):
     #: Profile settings that change only what is evaluated: in result keys, not in run folders.
     evaluation_settings: ClassVar[tuple[str, ...]] = ()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.chapter and not getattr(cls, "__abstractmethods__", None):
+            _STUDIES[cls.chapter] = cls
+
     def __init__(self, P: Mapping[str, Any], data: ChapterData, *, seed: int = 0, device: str = "auto",
                  store: ResultStore | None = None, run_root: str | Path | None = None, progress: bool = True,
-                 nproc: int | None = None, **options: Any):
+                 nproc: int | None = None, stored_only: bool = False, **options: Any):
         if not self.chapter:
             raise TypeError(f"{type(self).__name__} must set the class attribute chapter")
         self.P, self.data, self.seed, self.progress = dict(P), data, int(seed), progress
         self.profile_name = getattr(P, "name", None) or self.P.pop("_profile_name", "custom")
         self.options = dict(options)
+        self.stored_only = bool(stored_only)
         self.nproc = distributed.nproc_from_env() if nproc is None else int(nproc)
         distributed.check_nproc(self.nproc)
         if self.nproc > 1 and "batch_size" in self.P:
@@ -139,7 +161,8 @@ class Study(abc.ABC):
         the runs it depends on."""
         exp = self.experiment(exp, fold, seed)
         config = {**self.configuration(exp), "data": self.data.spec, "data_seed": self.seed,
-                  "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in self.options.items()},
+                  "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in self.options.items()
+                              if v is not None},
                   "after": [self.key(d).train_id for d in exp.after]}
         evaluation = {k: self.P[k] for k in self.evaluation_settings if k in self.P}
         return RunKey(self.chapter, exp.variant, exp.fold, exp.seed, config, evaluation)
@@ -194,6 +217,8 @@ class Study(abc.ABC):
         configuration and ``fer_core`` code: see :mod:`fer_core.results`)."""
         exp = self.experiment(exp, fold, seed)
         config = self.key(exp).result()
+        if self.stored_only and not self.store.path(config).exists():
+            raise MissingResultError(self._why_missing(exp, config))
 
         def compute() -> dict[str, Any]:
             t0 = time.perf_counter()
@@ -202,6 +227,21 @@ class Study(abc.ABC):
             return out
 
         return self.store.cached(config, compute)
+
+    def _why_missing(self, exp: Experiment, config: Mapping[str, Any]) -> str:
+        stale = self.store.same_config_other_code(config)
+        if stale:
+            why = (f"it was stored on {stale['created']} by other fer_core code (fingerprint {stale['code']}), so it is "
+                   f"stale: the code changed since the chapter ran")
+        elif self.store.entries_count():
+            why = (f"the store {self.store.dir} holds {self.store.entries_count()} results of this chapter, none with "
+                   f"this configuration (another profile, seed or data set?)")
+        else:
+            why = f"the store {self.store.dir} holds no results of this chapter (FER_CACHE set elsewhere?)"
+        return (f"the {self.chapter} chapter has no stored result for {exp} under profile {self.profile_name!r}: "
+                f"{why}. This page only reads results; run the chapter first: "
+                f"python -m fer_core book --only {self.chapter} --profile {self.profile_name} --no-build "
+                f"(or make book, which runs every chapter before this page)")
 
     def run_all(self, workers: int | None = None) -> dict[tuple[str, int, int], dict[str, Any]]:
         """Run (or load) every experiment of the plan; see :func:`fer_core.experiments.runner.run_plan`."""
