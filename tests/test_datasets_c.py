@@ -384,7 +384,9 @@ def test_inspect_class_folders_with_subjects_and_the_fesr_minimum(tmp_path):
     many = fx.make_classfolder(tmp_path / "many", people=people, per_person=1)
     (many / "classfolder.json").write_text(json.dumps({"subject_pattern": "^([a-z]+)_"}))
     report = inspect_dataset(many)
-    assert report.chapters == [("data", ""), ("fesr", "")] and "--only fesr" in report.command
+    assert report.chapters == [("data", ""), ("fesr", ""), ("jesrl", "")] and "--only fesr" in report.command
+    assert any("groupgan chapter needs expression sequences" in n for n in report.notes)
+    assert any("fapegan chapter needs faces in several views" in n for n in report.notes)
 
 
 def test_inspect_fesr_needs_subjects_with_several_expressions(tmp_path):
@@ -398,7 +400,8 @@ def test_inspect_fesr_needs_subjects_with_several_expressions(tmp_path):
     (root / "classfolder.json").write_text(json.dumps({"subject_pattern": "^([a-z]+)_"}))
     report = inspect_dataset(root)
     assert report.ok and len(report.per_subject) == 10 and report.versatile_subjects == 0
-    assert report.chapters == [("data", "")] and any("every subject shows one" in n for n in report.notes)
+    assert report.chapters == [("data", ""), ("jesrl", "")]  # JESRL needs no person in two expressions
+    assert any("every subject shows one" in n for n in report.notes)
 
 
 def test_inspect_prefers_ck48_and_explains_unknown_class_folders(tmp_path):

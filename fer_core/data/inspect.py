@@ -42,6 +42,10 @@ CHAPTERS: dict[str, str] = {
     "data": "any dataset (the chapter inspects data_root)",
     "fesr": "expression labels and subject ids: subject-independent folds (the profile's number of them), and "
             "subjects showing several expressions (its Table III compares a synthesized face with the same person's)",
+    "jesrl": "expression labels; subject ids for subject-independent folds (RAF-DB: its official split)",
+    "groupgan": "expression sequences (weak and peak frames, e.g. CK+ or Oulu-CASIA) with subject ids for its folds",
+    "fapegan": "expression labels and several views (F2ED-style folders) for its pose-transfer tasks",
+    "reproducibility": "the data_root the chapters ran on: the page reads their stored results, it trains nothing",
 }
 
 _SUGGESTION = re.compile(r"data_root=(['\"])(.+?)\1")
@@ -270,6 +274,21 @@ def usable_chapters(report: InspectReport) -> list[tuple[str, str]]:
                             "subject shows one.")
     else:
         out.append(("fesr", ""))
+    if report.subjects_known and len(report.per_subject) >= int(get_profile("jesrl", "small")["folds"]) or \
+            report.name == "rafdb":
+        out.append(("jesrl", ""))
+    else:
+        report.notes.append("the jesrl chapter needs subject ids for its subject-independent folds (or RAF-DB's "
+                            "official split).")
+    if report.name in ("ckplus", "oulu", "mmi"):
+        out.append(("groupgan", ""))
+    else:
+        report.notes.append("the groupgan chapter needs expression sequences with weak and peak frames (CK+, "
+                            "Oulu-CASIA, MMI).")
+    if len(report.per_view) > 1:
+        out.append(("fapegan", ""))
+    else:
+        report.notes.append("the fapegan chapter needs faces in several views (an F2ED-style folder).")
     return out
 
 
