@@ -115,29 +115,33 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # `fractions` of its training faces), Fa-Net with and without its faces per split and seed, the plain CNN and a judge
     # on ER-SS, and Table 4 (a 7-class target, from scratch vs fine-tuned from the ER-SS Fa-Net). n_splits x seeds are
     # the replicates of every claim; fanet_bn: BatchNorm after LightCNN's convolutions (the CPU deviation);
-    # lr_step_epochs: the paper's "x0.457 every 10" in epochs; aug_ratio: generated faces per real training face.
+    # lr_step_epochs: the paper's "x0.457 every 10" in epochs (small: every 2 of its ~9 epochs, about as many decays
+    # per run as the paper's 10 in 100 epochs); aug_ratio: generated faces per real training face;
+    # lam: the paper's lambda = 10 in `paper`; 100 at the CPU budgets (the pose transfer reached the judge's view
+    # check in far fewer steps); judge_splits: the ER-SS splits whose FaPE-GAN the judge reads.
     "fapegan": {
         "smoke": dict(size=32, channels=3, n_identities=6, n_classes=4, fine_spacing=2.0, n_splits=1, seeds=(0,),
                       tasks=("ER-SS", "ER-UE", "ER-UP", "ER-ZID"), fractions=(0.5,), gan_width=4, gan_steps=3,
                       gan_batch_size=8, gan_lr=2e-4, lam=10.0, fanet_widths=(4, 8, 8, 8, 8), fanet_layers=(0, 1, 1, 1),
                       fanet_feature_dim=16, fanet_dropout=0.2, fanet_bn=True, fanet_steps=3, fanet_batch_size=8,
-                      fanet_lr=0.01, lr_step_epochs=10, aug_ratio=1.0, cnn_width=4, cnn_lr=1e-3, judge_steps=3,
+                      fanet_lr=0.01, lr_step_epochs=10, aug_ratio=1.0, cnn_width=4, cnn_lr=1e-3, judge_splits=1,
+                      judge_steps=3,
                       judge_batch_size=16, judge_width=4, judge_id_widths=(4, 4, 8, 8), target_identities=4,
                       target_takes=1, target_steps=3, target_batch_size=8, target_lr=0.01, n_pairs=16, n_show=3),
         "small": dict(size=32, channels=3, n_identities=20, n_classes=8, fine_spacing=2.0, n_splits=5, seeds=(0, 1),
-                      tasks=("ER-SS", "ER-UE", "ER-UP", "ER-ZID"), fractions=(0.25,), gan_width=16, gan_steps=300,
-                      gan_batch_size=16, gan_lr=2e-4, lam=10.0, fanet_widths=(8, 16, 32, 16, 16),
+                      tasks=("ER-SS", "ER-UE", "ER-UP", "ER-ZID"), fractions=(0.25,), gan_width=16, gan_steps=600,
+                      gan_batch_size=16, gan_lr=2e-4, lam=100.0, fanet_widths=(8, 16, 32, 16, 16),
                       fanet_layers=(0, 1, 1, 1), fanet_feature_dim=64, fanet_dropout=0.2, fanet_bn=True,
-                      fanet_steps=200, fanet_batch_size=32, fanet_lr=0.01, lr_step_epochs=10, aug_ratio=1.0,
-                      cnn_width=8, cnn_lr=1e-3, judge_steps=200, judge_batch_size=32, judge_width=8,
-                      judge_id_widths=(8, 16, 32, 32), target_identities=10, target_takes=2, target_steps=100,
+                      fanet_steps=150, fanet_batch_size=32, fanet_lr=0.01, lr_step_epochs=2, aug_ratio=1.0,
+                      cnn_width=8, cnn_lr=1e-3, judge_splits=2, judge_steps=200, judge_batch_size=32, judge_width=8,
+                      judge_id_widths=(8, 16, 32, 32), target_identities=30, target_takes=2, target_steps=100,
                       target_batch_size=32, target_lr=0.01, n_pairs=200, n_show=6),
         "paper": dict(size=128, channels=3, n_identities=119, n_classes=54, fine_spacing=1.0, n_splits=5, seeds=(0, 1),
                       tasks=("ER-SS", "ER-UE", "ER-UP", "ER-ZID"), fractions=(0.1, 0.25, 0.5), gan_width=64,
                       gan_steps=40000, gan_batch_size=32, gan_lr=2e-4, lam=10.0,
                       fanet_widths=(48, 96, 192, 128, 128), fanet_layers=(1, 2, 3, 4), fanet_feature_dim=256,
                       fanet_dropout=0.5, fanet_bn=False, fanet_steps=30000, fanet_batch_size=128, fanet_lr=0.01,
-                      lr_step_epochs=10, aug_ratio=1.0, cnn_width=32, cnn_lr=1e-3, judge_steps=3000,
+                      lr_step_epochs=10, aug_ratio=1.0, cnn_width=32, cnn_lr=1e-3, judge_splits=5, judge_steps=3000,
                       judge_batch_size=64, judge_width=32, judge_id_widths=(32, 64, 128, 128), target_identities=10,
                       target_takes=3, target_steps=3000, target_batch_size=32, target_lr=5e-4, n_pairs=1000,
                       n_show=6),

@@ -14,9 +14,10 @@
 # # FaPE-GAN: new poses as new training faces
 #
 # The F2ED paper (Wang et al., "A Fine-Grained Facial Expression Database for End-to-End
-# Multi-Pose Facial Expression Recognition", 2019) makes two contributions. The first is a data set: F2ED, 219,719
-# faces of 119 people filmed by four cameras (half left, front, half right and a bird view)
-# while showing **54 fine-grained expressions**, with four learning tasks on it: the standard
+# Multi-Pose Facial Expression Recognition", 2019) makes two contributions. The first is a
+# data set: F2ED, 219,719 faces of 119 people filmed by four cameras (half left, front, half
+# right and a bird view) while showing **54 fine-grained expressions**, with four learning
+# tasks on it: the standard
 # split (ER-SS), unbalanced expressions (ER-UE), an unbalanced pose (ER-UP) and people never
 # seen in training (ER-ZID). The second is a way to fight the imbalance: a GAN that
 # re-renders a training face in another pose.
@@ -203,10 +204,11 @@ show_source(fapegan.augment)
 #
 # Per split: FaPE-GAN on the split's view pairs; per split and seed: Fa-Net on the real faces
 # and FaPE-GAN + Fa-Net on real and generated faces, with the same number of updates. On
-# ER-SS also the book's plain CNN (the reference Fa-Net must reach) and the judge of
-# generated faces. Table 4: Fa-Net on a 7-class target from scratch, and fine-tuned from
-# the ER-SS Fa-Net of the same split and seed. The shared runner starts each experiment as
-# soon as what it needs is done, one process per core; finished ones come from the cache.
+# ER-SS also the book's plain CNN (the reference Fa-Net must reach), and on its first
+# `judge_splits` splits the judge of generated faces. Table 4: Fa-Net on a 7-class target
+# from scratch, and fine-tuned from the ER-SS Fa-Net of the same split and seed. The shared
+# runner starts each experiment as soon as what it needs is done, one process per core;
+# finished ones come from the cache.
 
 # %%
 print(f"{len(exp.experiments)} experiments over {len(data.splits)} splits x "

@@ -12,7 +12,7 @@ faces (``fractions``: the sparse-data question). A split is a *fold* of the runn
 
 Per split: ``FaPE-GAN`` (trained on the split's view pairs); per split and seed: ``Fa-Net``
 (real faces only) and ``FaPE-GAN+Fa-Net`` (real + generated faces; continues after its
-split's FaPE-GAN). On ER-SS splits also the book's plain ``CNN`` and the ``judge``
+split's FaPE-GAN). On ER-SS splits also the book's plain ``CNN``, and on the first ``judge_splits`` the ``judge``
 (:mod:`fer_core.judge`) that scores FaPE-GAN's faces. Table 4: on split ``k`` of a 7-class
 target (the synthetic basic-7 world of new people, or JAFFE / FER2013 given ``target_root``),
 Fa-Net from scratch and Fa-Net fine-tuned from the ER-SS Fa-Net of split ``k`` and the same seed.
@@ -137,6 +137,11 @@ class FaPEStudy(JudgeMixin, Study):
         """``(task, split index)`` of runner fold ``fold``."""
         return self.tasks[fold // self.n_splits], fold % self.n_splits
 
+    def judged(self, fold: int) -> bool:
+        """Whether ``fold``'s FaPE-GAN is read by a judge: the first ``judge_splits`` splits of ER-SS."""
+        task, k = self.task_of(fold)
+        return task == "ER-SS" and k < int(self.P["judge_splits"])
+
     @property
     def sparse_task(self) -> str | None:
         return self.tasks[len(self.P["tasks"])] if self.P["fractions"] else None
@@ -223,7 +228,7 @@ class FaPEStudy(JudgeMixin, Study):
         for f in range(len(self.data.splits)):
             task, k = self.task_of(f)
             runs.append(self.make(GAN, f))
-            if task == "ER-SS":
+            if self.judged(f):
                 runs.append(self.make("judge", f))
             for s in self.seeds:
                 runs += [self.make(FANET, f, s), self.make(FAPE_FANET, f, s)]
@@ -357,7 +362,7 @@ class FaPEStudy(JudgeMixin, Study):
                                "l1": float((fake.clamp(-1, 1) - truth).abs().mean()),
                                "copy_l1": float((source - truth).abs().mean()), "n_pairs": len(fake),
                                "log": self.log(exp)}
-        if self.task_of(exp.fold)[0] == "ER-SS":
+        if self.judged(exp.fold):
             judge = self.judge(exp.fold)
             views = pairs["target_view"].numpy()
             out["judge"] = judge.score(fake, source=source, subjects=pairs["subjects"], expression=pairs["expression"],
@@ -440,6 +445,8 @@ class FaPEStudy(JudgeMixin, Study):
         """The judge on FaPE-GAN's faces and on the true faces (its ceiling), per ER-SS split."""
         rows = []
         for e in self.runs(GAN, task="ER-SS"):
+            if not self.judged(e.fold):
+                continue
             r = self.result(e)
             j, t = r["judge"], r["judge_truth"]
             rows.append({"split": self.task_of(e.fold)[1], "target view": j["target_pose"],
