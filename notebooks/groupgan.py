@@ -132,6 +132,12 @@ print("D(x, F_exp):", tuple(D(x0, F0).shape), " parameters:", param_counts({"G":
 # $E$ and $C$ are one BaseNet: a torchvision network whose FC head is reduced to 512 and
 # 256 units (Sec. 4.3); $E$ stops before the last FC, so $F_{exp}$ has 256 entries:
 
+# %% [markdown]
+# > A remark from development, not a measurement of this run: at 32 px and the `small` budget,
+# > VGG11 and VGG13 (torchvision's definitions have no BatchNorm) stayed at chance level in
+# > E's pre-training at every rate we tried, so the `small` profile's Table 1 uses the three
+# > ResNets; `paper` runs all eight BaseNets.
+
 # %%
 rows = []
 for name in exp.basenets:

@@ -206,7 +206,7 @@ def test_update_E_reaches_E_through_G_but_moves_neither_G_nor_D():
     adv = adversarial_G(m.nets["D"](fake, F))
     grads = torch.autograd.grad(adv, C.E_parameters(), allow_unused=True)
     assert any(g is not None and g.abs().sum() > 0 for g in grads)
-    m.update_E(b["image"], b["expression"], _ctx(m))
+    m.update_E(b["image"], b["peak"], b["expression"], _ctx(m))
     assert _moved(snaps["C"], C)
     for n in ("G", "D", "D_prime"):
         assert not _moved(snaps[n], m.nets[n]), f"E's update moved {n}"

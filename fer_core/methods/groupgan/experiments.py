@@ -14,8 +14,8 @@ Variants are named ``"<framework>/<BaseNet>"``. Per fold and seed:
 - ``CNN/<b>``, ``DCGAN/<b>``, ``1V2/<b>``, ``2V2/<b>``: Table 1's frameworks, each continuing from
   ``E_pre/<b>`` (and ``G_pre``) for ``steps`` iterations; the GAN frameworks are scored by the judge.
 
-The main BaseNet runs every seed of ``seeds`` (the claims' replicates); the other BaseNets of Table 1
-run ``table_seeds``.
+The main BaseNet runs every fold and every seed of ``seeds`` (the claims' replicates); the other
+BaseNets of Table 1 run ``table_seeds`` on the first ``table_folds`` folds.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ __all__ = ["GroupGANStudy", "SIX_BASIC", "variant_name", "parse_variant"]
 
 #: The six classes of the paper's CK+ / Oulu-CASIA mix (Table 2), as the synthetic world names them.
 SIX_BASIC = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
-_DATA_KEYS = ("size", "channels", "n_identities", "n_frames", "folds")
+_DATA_KEYS = ("size", "channels", "n_identities", "n_frames", "folds", "nuisance", "idiosyncrasy")
 
 
 def variant_name(framework: str, basenet: str) -> str:
@@ -63,16 +63,18 @@ def _synthetic(P: Mapping[str, Any], seed: int):
     from fer_core.data.synthetic import SyntheticFaces
 
     ds = SyntheticFaces(identities=int(P["n_identities"]), expressions=SIX_BASIC, n_frames=int(P["n_frames"]),
-                        size=int(P["size"]), channels=int(P["channels"]), seed=seed)
+                        size=int(P["size"]), channels=int(P["channels"]), seed=seed, nuisance=float(P["nuisance"]),
+                        idiosyncrasy=float(P["idiosyncrasy"]))
     return ds, (f"synthetic CK+/Oulu-like world ({P['n_identities']} identities, 6 classes, neutral-to-peak "
-                f"sequences of {P['n_frames']} frames)")
+                f"sequences of {P['n_frames']} frames, lab-like: nuisance {P['nuisance']}, idiosyncrasy "
+                f"{P['idiosyncrasy']})")
 
 
 class GroupGANStudy(JudgeMixin, Study):
     """Every experiment of the GroupGAN chapter for one profile, data set and seed."""
 
     chapter = "groupgan"
-    plan_settings = ("seeds", "table_seeds", "basenets")
+    plan_settings = ("seeds", "table_seeds", "table_folds", "basenets")
     evaluation_settings = ("n_show", "n_pairs")
 
     def __init__(self, P: Mapping[str, Any], data: ChapterData, **kwargs: Any):
@@ -105,7 +107,7 @@ class GroupGANStudy(JudgeMixin, Study):
     def gan_config(self) -> GroupGANConfig:
         P = self.P
         return GroupGANConfig.at(int(P["size"]), width=int(P["gan_width"]), channels=int(P["channels"]),
-                                 cond_dim=int(P["fc"][-1]))
+                                 cond_dim=int(P["fc"][-1]), residual=bool(P["residual_G"]))
 
     def settings(self, framework: str, basenet: str) -> GroupGANSettings:
         P = self.P
@@ -157,7 +159,8 @@ class GroupGANStudy(JudgeMixin, Study):
         for k in self.folds:
             runs += [self.make("plainCNN", k, s) for s in self.seeds]
             for b in self.basenets:
-                runs += [self.make(variant_name(f, b), k, s) for s in self.seeds_of(b) for f in FRAMEWORKS]
+                if b == self.main or k < int(self.P["table_folds"]):
+                    runs += [self.make(variant_name(f, b), k, s) for s in self.seeds_of(b) for f in FRAMEWORKS]
         return Plan([*runs, self.make("sketch", 0, self.seeds[0])])
 
     def runs(self, *heads: str) -> list[Experiment]:

@@ -9,8 +9,9 @@ then continues from those (:func:`continue_from`). One iteration of :meth:`Group
 - update D (Eq. 4): real faces (weak and peak frames) vs G's faces;
 - update D' (Eq. 5; 1V2 and 2V2): peak faces vs G's faces;
 - update G (Eq. 6): content to the paired peak, fool D and D', C's cross-entropy on its faces;
-- update E with C (Eq. 13; 2V2): C's cross-entropy on G's faces, and fool D and D' through
-  ``F_exp``; in DCGAN and 1V2 there is no E feeding G, and C is trained on G's faces by Eq. (11).
+- update E with C (Eq. 13; 2V2): C's cross-entropy on G's faces (and on the real peaks), and fool D
+  and D' through ``F_exp``; in DCGAN and 1V2 there is no E feeding G, and C is trained on G's faces
+  and the real peak faces by Eq. (11).
 
 The framework ``CNN`` trains the BaseNet on the weak and peak frames by Eq. (11) alone.
 Recognition (:func:`predict`) classifies ``C(E(G(x_weak, F_exp)))`` (``C(E(x_weak))`` for CNN).
@@ -183,25 +184,29 @@ class GroupGAN(Method):
         ctx.update("G", e.total)
         return e
 
-    def update_C_on_fakes(self, fake: torch.Tensor, y: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
-        """DCGAN and 1V2: C (the whole BaseNet) learns G's faces by Eq. (11)."""
-        logits = self.nets["C"](fake.detach())
-        loss = L.Phi_C(logits, y)
+    def update_C_on_fakes(self, fake: torch.Tensor, x_peak: torch.Tensor, y: torch.Tensor,
+                          ctx: StepContext) -> dict[str, torch.Tensor]:
+        """DCGAN and 1V2: C (the whole BaseNet) learns G's faces and the real peak faces by Eq. (11)
+        ("C learns expression features of the real and fake images", Sec. 3.1), in one batched call."""
+        logits = self.nets["C"](torch.cat([fake.detach(), x_peak]))
+        loss = L.Phi_C(logits, torch.cat([y, y]))
         ctx.update(("E", "C"), loss)
-        return {"Phi_C": loss, "acc_C": (logits.argmax(1) == y).float().mean()}
+        return {"Phi_C": loss, "acc_C": (logits[: len(y)].argmax(1) == y).float().mean()}
 
-    def update_E(self, x: torch.Tensor, y: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
+    def update_E(self, x: torch.Tensor, x_peak: torch.Tensor, y: torch.Tensor,
+                 ctx: StepContext) -> dict[str, torch.Tensor]:
         """Eq. (13) (2V2): a fresh ``F_exp = E(x)``, G's face from it (G's weights frozen, gradients pass
-        through G into ``F_exp``), D and D' judge it given ``F_exp``, C classifies it."""
+        through G into ``F_exp``), D and D' judge it given ``F_exp``, C classifies it; as in DCGAN and 1V2,
+        C also classifies the real peak faces (one batched call with G's faces)."""
         s, C = self.settings, self.nets["C"]
         with frozen_weights(self.nets["G"], self.nets["D"], self.nets["D_prime"]):
             F = C.E(x)
             fake = self.nets["G"](x, F)
-            logits_C = C(fake)
-            loss = L.V_E(logits_C, y, self.nets["D"](fake, F), self.nets["D_prime"](fake, F), alpha_E=s.alpha_E,
-                         beta_E=s.beta_E, form=s.form)
+            logits_C = C(torch.cat([fake, x_peak]))
+            loss = L.V_E(logits_C, torch.cat([y, y]), self.nets["D"](fake, F), self.nets["D_prime"](fake, F),
+                         alpha_E=s.alpha_E, beta_E=s.beta_E, form=s.form)
         ctx.update(("E", "C"), loss)
-        return {"V_E": loss, "acc_C": (logits_C.argmax(1) == y).float().mean()}
+        return {"V_E": loss, "acc_C": (logits_C[: len(y)].argmax(1) == y).float().mean()}
 
     def step(self, batch: dict[str, Any], ctx: StepContext) -> dict[str, torch.Tensor]:
         s = self.settings
@@ -220,7 +225,7 @@ class GroupGAN(Method):
             out["V_D_prime"] = self.update_D("D_prime", x_peak, fake, F, ctx)
         e = self.update_G(x_peak, fake, F, y, ctx)
         out.update(V_G=e.total, content=e.content, adv_D=e.adv_D, adv_D_prime=e.adv_D_prime, Phi_C_G=e.cls)
-        out.update(self.update_E(x, y, ctx) if s.uses_E else self.update_C_on_fakes(fake, y, ctx))
+        out.update(self.update_E(x, x_peak, y, ctx) if s.uses_E else self.update_C_on_fakes(fake, x_peak, y, ctx))
         return {k: v.detach() for k, v in out.items()}
 
 

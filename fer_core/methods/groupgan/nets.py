@@ -48,7 +48,9 @@ class GroupGANConfig:
     encoder widths; the decoder mirrors them), ``cond_dim`` (the length of ``F_exp``: the BaseNet's
     feature size, 256 with the reduced head; 0 builds G and D without the conditional input),
     ``d_widths`` (the VGG-like discriminators' conv widths, one max-pool after each),
-    ``d_fc`` (their hidden FC width), ``leaky_slope``.
+    ``d_fc`` (their hidden FC width), ``leaky_slope``, ``residual`` (G adds its output to the input face,
+    ``clamp(x + G_dec(...), -1, 1)``, so an untrained G starts near a copy; deviation from the paper, which
+    decodes the face itself: at CPU budgets a decoder does not learn to redraw the whole face).
     """
 
     image_size: int = 128
@@ -60,6 +62,7 @@ class GroupGANConfig:
     d_widths: tuple[int, ...] = (32, 64, 128, 256)
     d_fc: int = 256
     leaky_slope: float = 0.2
+    residual: bool = False
 
     def __post_init__(self) -> None:
         if len(self.kernels) != 4 or len(self.strides) != 4 or len(self.widths) != 4:
@@ -85,13 +88,14 @@ class GroupGANConfig:
         return self.image_size // 2 ** sum(s == 2 for s in self.strides)
 
     @classmethod
-    def at(cls, image_size: int, *, width: int = 32, channels: int = 3, cond_dim: int = 256) -> "GroupGANConfig":
+    def at(cls, image_size: int, *, width: int = 32, channels: int = 3, cond_dim: int = 256,
+           residual: bool = False) -> "GroupGANConfig":
         """The architecture for ``image_size`` px with first width ``width`` (widths w, 2w, 4w, 8w; the
         discriminators pool down to a 2x2 map at most four times)."""
         w = int(width)
         pools = max(1, min(4, (int(image_size) // 2).bit_length() - 1))
         return cls(image_size=int(image_size), channels=channels, widths=(w, 2 * w, 4 * w, 8 * w), cond_dim=cond_dim,
-                   d_widths=tuple(w * 2 ** i for i in range(pools)), d_fc=8 * w)
+                   d_widths=tuple(w * 2 ** i for i in range(pools)), d_fc=8 * w, residual=residual)
 
 
 class ResidualBlock(nn.Module):
@@ -117,7 +121,7 @@ class Generator(nn.Module):
 
     ``G_enc``: four [Conv(k_i, stride s_i), BN, ReLU] each followed by a :class:`ResidualBlock`;
     ``G_dec``: four transposed convolutions (undoing the strides, the last keeping the size) and
-    two 3x3 convolutions, the last to ``channels`` with tanh.
+    two 3x3 convolutions, the last to ``channels`` with tanh (with ``config.residual``: added to ``x``).
 
     Shapes: ``forward(x, F_exp=None)``: ``x`` ``(B, C, S, S)`` in [-1, 1], ``F_exp`` ``(B, cond_dim)``
     (``None``: zeros, what DCGAN and 1V2 use, which have no extractor) -> ``(B, C, S, S)`` in [-1, 1].
@@ -162,7 +166,8 @@ class Generator(nn.Module):
         return torch.cat([h, tile_features(F_exp.to(h.dtype), h.shape[-1])], dim=1)
 
     def forward(self, x: torch.Tensor, F_exp: torch.Tensor | None = None) -> torch.Tensor:
-        return self.G_dec(self.bottleneck(x, F_exp))
+        out = self.G_dec(self.bottleneck(x, F_exp))
+        return (x + out).clamp(-1, 1) if self.config.residual else out
 
 
 class Discriminator(nn.Module):

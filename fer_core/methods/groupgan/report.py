@@ -64,6 +64,12 @@ def deviations(study: "GroupGANStudy") -> pd.DataFrame:
         ("weights init", "N(0, 0.01), biases 1", "PyTorch's defaults (the paper's initialisation is not tried here)"),
         ("DCGAN and 1V2", "no extractor", "G keeps the F_exp slot of the bottleneck and receives zeros there "
          "(equivalent to a G without it); C is trained on G's faces by Eq. (11)"),
+        ("what C learns", "Eqs. (11), (13): G's faces; Sec. 3.1: \"real and fake images\"",
+         "G's faces and the real peak faces, in every GAN framework"),
+        ("dropout in the BaseNet head", "not stated", f"{P['dropout']}"),
+        ("world", "CK+ and Oulu-CASIA are recorded in a lab (normal illumination used)",
+         f"synthetic world with nuisance {P['nuisance']} and idiosyncrasy {P['idiosyncrasy']} (the book's "
+         "default is 1.0 for both)"),
         ("CNN framework", "trained on weak faces by Eq. (11)", "continues from E's pre-training on the weak and "
          "peak frames (every framework starts from the same pre-trained BaseNet)"),
         ("true peak face", "the real last frame", "synthetic world: the weak frame rendered at its sequence's peak "
