@@ -73,7 +73,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       interp_steps=3, umap=False),
         "small": dict(size=32, channels=3, n_identities=30, folds=5, seeds=(0, 1), light_seeds=1, gan_width=8,
                       vgg_width=4, vgg_bn=True, c_fuse=32, c_fc=(64, 64), c_dropout=0.2, cnn_width=8, steps=300,
-                      batch_size=32, pairs=8, lr=2e-4, weight_decay=0.0, lr_C=1e-3, optimizer_C="adam",
+                      batch_size=32, pairs=8, lr=2e-4, weight_decay=0.0, lr_C=3e-3, optimizer_C="adam",
                       lambdas=(10.0, 15.0, 5.0, 5.0), p=0.5, alternate=25, judge_steps=400, judge_batch_size=64,
                       judge_width=8, judge_id_widths=(8, 16, 32, 32), curve=(0, 2, 6), no_interl_expr=False,
                       n_show=5, interp_steps=9, umap=False),
