@@ -86,7 +86,8 @@ def closing_notes(study: "GroupGANStudy", ledger: Ledger) -> str:
     lines = [f"**Data and budget.** {study.data.name}, profile `{study.profile_name}`, {len(study.folds)} folds; "
              f"{study.main} with {len(study.seeds)} seed(s) (the claims' replicates), "
              f"{', '.join(b for b in study.basenets if b != study.main) or 'no other BaseNet'} with "
-             f"{len(study.P['table_seeds'])}."]
+             f"{len(study.P['table_seeds'])} seed(s) on the first {min(int(study.P['table_folds']), len(study.folds))} "
+             "fold(s)."]
     lines.append("**Table 1 analog (weak-frame accuracy, %).** " + "; ".join(
         f"{b}: " + ", ".join(f"{f} {t1.loc[b, f]}" for f in FRAMEWORKS) for b in study.basenets)
         + f". Chance is {1 / study.K:.1%}.")
