@@ -41,7 +41,8 @@ _FINGERPRINTS: dict[str | None, str] = {}
 #: Modules that build pages, print tables, measure speed or parse the command line: they never change
 #: an experiment's result, so editing them keeps the results cache.
 #: ``profiles.py`` holds settings whose values enter every key themselves.
-NOT_IN_FINGERPRINT = ("book.py", "provenance.py", "cli.py", "bench.py", "viz.py", "__main__.py", "profiles.py")
+NOT_IN_FINGERPRINT = ("book.py", "provenance.py", "cli.py", "bench.py", "viz.py", "notes.py", "__main__.py",
+                      "profiles.py")
 #: Paper-package modules (and ``fer_core/methods`` modules) that only write prose or read stored results.
 _METHODS_NOT_IN_FINGERPRINT = ("report.py", "bench.py", "reproducibility.py")
 _IMPORTED_PACKAGE = re.compile(r"fer_core\.methods\.(\w+)|from fer_core\.methods import (\w+)")

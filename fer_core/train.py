@@ -576,6 +576,27 @@ def snapshot_path(run_dir: str | os.PathLike, step: int) -> Path:
     return Path(run_dir) / f"checkpoint-{int(step)}.pt"
 
 
+def compact_checkpoint(path: str | os.PathLike) -> int:
+    """Drop the optimiser and scheduler states from a finished run's checkpoint (file or run folder).
+
+    A finished run is only ever reloaded for its weights, and Adam's two moments per weight make
+    up two thirds of a checkpoint. The compacted file (written atomically) still reloads with
+    :func:`fit` at its final step; training past that step raises, naming the file. Returns the
+    bytes saved (0 when there is no checkpoint or it was compacted already)."""
+    path = Path(path)
+    path = path / CHECKPOINT_NAME if path.is_dir() else path
+    if not path.exists():
+        return 0
+    before = path.stat().st_size
+    state = load_checkpoint(path)
+    if state.get("compact"):
+        return 0
+    state.update(optimizers={}, schedulers={}, compact=True)
+    save_checkpoint(state, path)
+    atomic_write_json(path.with_suffix(".json"), {"step": int(state["step"]), "format": CHECKPOINT_FORMAT})
+    return max(0, before - path.stat().st_size)
+
+
 def finished_step(path: str | os.PathLike) -> int:
     """The step a checkpoint (file or run folder) was written at; -1 when there is none.
 
@@ -632,10 +653,16 @@ def _restore(method: Method, path: Path, device: torch.device, *, rank: int = 0,
     if state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a fer-book training checkpoint (format {state.get('format')!r})")
     method.nets.load_state_dict(state["nets"])
-    for name, opt in method.optimizers.items():
-        opt.load_state_dict(state["optimizers"][name])
-    for name, sched in getattr(method, "schedulers", {}).items():
-        sched.load_state_dict(state["schedulers"][name])
+    if state.get("compact"):  # weights only: fine for reloading a finished run, not for training on
+        if steps is None or int(state["step"]) < steps:
+            raise ValueError(f"{path} holds only the final weights of a finished run (step {state['step']}; its "
+                             "optimiser states were dropped to save disk), so training cannot continue from it. "
+                             f"Delete {path.parent} to train this run again.")
+    else:
+        for name, opt in method.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        for name, sched in getattr(method, "schedulers", {}).items():
+            sched.load_state_dict(state["schedulers"][name])
     method.load_extra_state(state.get("extra", {}))
     step = int(state["step"])
     saved_world = int(state.get("world_size", 1))

@@ -41,6 +41,28 @@ table = rep.collect(profile, seed=seed, dataset=dataset, data_root=data_root)
 print(f"profile={profile} seed={seed} data={data_root or dataset}: {len(table)} claims")
 
 # %% [markdown]
+# ## The rule, in symbols
+#
+# A claim compares variant $a$ with variant $b$ on $n$ paired replicates (the same fold and
+# seed, or the same episode and seed). With $s = \pm 1$ the paper's direction, the effect is
+#
+# $$\bar d = \frac{1}{n}\sum_{i=1}^{n} d_i, \qquad d_i = s\,(m_{a,i} - m_{b,i}), \tag{1}$$
+#
+# its standard error, with the Nadeau–Bengio correction when the replicates are
+# cross-validation folds whose training sets overlap ($n_{te}/n_{tr} = 0$ for independent runs),
+#
+# $$\widehat{\mathrm{se}} = \sqrt{\Big(\frac{1}{n} + \frac{n_{te}}{n_{tr}}\Big)\,
+#   \frac{1}{n-1}\sum_{i=1}^{n}(d_i - \bar d)^2}, \tag{2}$$
+#
+# and the interval and the smallest effect the run could detect,
+#
+# $$\bar d \pm h, \qquad h = t_{1-\alpha/2,\,n-1}\,\widehat{\mathrm{se}}, \qquad
+#   p = 2\,\Pr\big(T_{n-1} > |\bar d| / \widehat{\mathrm{se}}\big). \tag{3}$$
+#
+# A chapter's $p$-values are adjusted together with Holm's method; the verdict reads the
+# adjusted value against $\alpha$ (the rule in words follows the table below).
+
+# %% [markdown]
 # ## Verdicts per chapter
 
 # %%

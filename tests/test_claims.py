@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -155,3 +156,32 @@ def test_the_printed_rule_follows_the_confidence_the_code_uses():
     assert "95% interval" in VERDICT_RULE and "below 0.05" in VERDICT_RULE and "Holm" in VERDICT_RULE
     assert "90% interval" in verdict_rule(0.9) and "below 0.1 " in verdict_rule(0.9)
     assert Ledger(confidence=0.9).rule_html().count("90%") == 1
+
+
+def test_closing_note_sentences_follow_the_verdict():
+    from fer_core.notes import claim_notes, explain, gates_note
+
+    holds = evaluate_claim(TWO_STAGE, [0.90, 0.91, 0.92], [0.80, 0.80, 0.82])
+    assert explain(holds, unit="folds") == ("it goes the claimed way on 3 of 3 folds, and the effect is significant "
+                                            "after Holm's adjustment.")
+    against = evaluate_claim(TWO_STAGE, [0.70, 0.71, 0.72], [0.80, 0.82, 0.81])
+    assert explain(against, unit="folds").startswith("it goes the claimed way on 0 of 3 folds; the effect goes "
+                                                     "significantly the other way")
+    mixed = evaluate_claim(TWO_STAGE, [0.80, 0.85, 0.78], [0.82, 0.79, 0.81])
+    assert "2 of 3" not in explain(mixed) and "1 of 3 paired replicates" in explain(mixed)
+    assert f"±{mixed.detectable:.3f}" in explain(mixed)
+    assert explain(evaluate_claim(TWO_STAGE, [0.8], [0.7])).startswith("fewer than two paired values")
+
+    ledger = Ledger()
+    paper = Claim("Two-stage beats one-stage", "Fig. 8", "accuracy", "A", "A", "B", paper_effect=0.001)
+    ledger.add(paper, [0.80, 0.85, 0.78], [0.82, 0.79, 0.81])
+    (line,) = claim_notes(ledger)
+    assert line.startswith("- **Two-stage beats one-stage** (Fig. 8): not resolved here (inconclusive). A 0.810 vs "
+                           "B 0.807 (accuracy);")
+    assert "paper's own difference is +0.001; smaller than the" in line
+
+    gates = pd.DataFrame({"this run": ["40%", "90%"], "target": [">= 50%", ">= 70%"], "passes": [False, True]},
+                         index=["plain recogniser", "judge"])
+    assert gates_note(gates, consequence="So there.") == ("- **The checks before the claims.** Not met: plain "
+                                                          "recogniser (40% against >= 50%). So there.")
+    assert gates_note(gates[gates.passes]).endswith("All pass.")

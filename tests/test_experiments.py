@@ -215,3 +215,27 @@ def test_the_report_finds_the_paper_chapters_that_keep_a_ledger():
     found = dict(chapter_studies(["data", "fesr", "jesrl", "no_such_chapter"]))
     assert set(found) == {"fesr", "jesrl"}
     assert found["fesr"].chapter == "fesr"
+
+
+def test_a_finished_plan_drops_optimiser_states_unless_the_chapter_continues_from_them(tmp_path):
+    from fer_core.io import load_checkpoint
+    from fer_core.methods.fesr.experiments import FESRStudy
+
+    study = _study(tmp_path / "a")
+    study.run_all(workers=1)
+    ckpts = sorted((tmp_path / "a" / "runs").rglob("checkpoint*.pt"))
+    assert ckpts and all(load_checkpoint(p).get("compact") for p in ckpts)
+    exp = study.make("fast", 1, 1)
+    weights = study.result(exp)["weights"]
+    reloaded = study.train(exp)  # a finished run reloads from its compact checkpoint
+    assert torch.equal(torch.cat([p.detach().flatten() for p in reloaded.nets.parameters()]), weights)
+
+    class Continuing(ToyStudy):
+        chapter = "toy_continuing"
+        compact_checkpoints = False
+
+    kept = Continuing(P, ToyStudy.build_data(P), device="cpu", store=ResultStore("toy_continuing", root=tmp_path / "b"),
+                      run_root=tmp_path / "b" / "runs", progress=False)
+    kept.run_all(workers=1)
+    assert not any(load_checkpoint(p).get("compact") for p in (tmp_path / "b" / "runs").rglob("checkpoint*.pt"))
+    assert FESRStudy.compact_checkpoints is False  # its two-stage variants resume FG's Adam states

@@ -132,3 +132,24 @@ def test_keep_leaves_a_snapshot_equal_to_a_shorter_run(tmp_path):
         assert torch.equal(snap["nets"][k], v), k
     with pytest.raises(ValueError, match="keep= needs a run_dir"):
         fit(ToyClassifier(), BlobDataset(), steps=2, batch_size=4, keep=(1,), progress=False, device="cpu")
+
+
+def test_compacted_checkpoint_reloads_its_weights_but_refuses_to_train_on(tmp_path):
+    from fer_core.train import compact_checkpoint
+
+    done = ToyGAN()
+    fit(done, BlobDataset(), steps=6, batch_size=4, run_dir=tmp_path / "run", progress=False, device="cpu")
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    size = ckpt.stat().st_size
+    assert compact_checkpoint(tmp_path / "run") > 0 and ckpt.stat().st_size < size
+    assert compact_checkpoint(ckpt) == 0  # already compact
+    state = load_checkpoint(ckpt)
+    assert state["compact"] and state["optimizers"] == {} and state["step"] == 6
+
+    again = ToyGAN()
+    res = fit(again, BlobDataset(), steps=6, batch_size=4, run_dir=tmp_path / "run", progress=False, device="cpu")
+    assert res.resumed_from == 6
+    for k, v in _weights(done).items():
+        assert torch.equal(v, _weights(again)[k]), k
+    with pytest.raises(ValueError, match=r"checkpoint\.pt holds only the final weights.*Delete .*run"):
+        fit(ToyGAN(), BlobDataset(), steps=9, batch_size=4, run_dir=tmp_path / "run", progress=False, device="cpu")

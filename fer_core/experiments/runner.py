@@ -31,11 +31,12 @@ import torch
 from fer_core import distributed
 from fer_core.experiments.board import Board, QueueReporter, drain
 from fer_core.experiments.plan import Experiment
+from fer_core.train import compact_checkpoint
 
 # The study is passed in, never imported: fer_core.experiments.study imports this module.
 Study = Any
 
-__all__ = ["WORKERS_ENV", "run_plan", "workers_for"]
+__all__ = ["WORKERS_ENV", "compact_runs", "run_plan", "workers_for"]
 
 #: Environment variable: how many CPU worker processes :func:`run_plan` may use.
 WORKERS_ENV = "FER_WORKERS"
@@ -74,7 +75,21 @@ def run_plan(study: Study, *, workers: int | None = None) -> dict[tuple[str, int
             _run_here(study, todo, board)
     finally:
         board.close()
-    return {e.id: study.result(e) for e in plan}
+    results = {e.id: study.result(e) for e in plan}
+    if study.compact_checkpoints:
+        compact_runs(study)
+    return results
+
+
+def compact_runs(study: Study) -> int:
+    """Compact the checkpoints (final and kept snapshots) in the run folders of ``study``'s plan,
+    once every result is stored; returns the bytes saved."""
+    saved = 0
+    for e in study.experiments:
+        run_dir = study.run_dir(e)
+        if run_dir.is_dir():
+            saved += sum(compact_checkpoint(p) for p in sorted(run_dir.glob("checkpoint*.pt")))
+    return saved
 
 
 def _run_here(study: Study, todo: list[Experiment], board: Board) -> None:

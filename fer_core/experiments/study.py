@@ -77,6 +77,10 @@ class Study(abc.ABC):
     plan_settings: ClassVar[tuple[str, ...]] = ("seeds",)
     #: Profile settings that change only what is evaluated: in result keys, not in run folders.
     evaluation_settings: ClassVar[tuple[str, ...]] = ()
+    #: Drop optimiser states from the run folders once the whole plan is stored (see
+    #: :func:`fer_core.train.compact_checkpoint`). A chapter whose runs continue from another run's
+    #: optimiser state (FESR's two-stage variants resume FG's Adam) sets this to False.
+    compact_checkpoints: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -5,13 +5,13 @@ Every statement is computed from the study's settings and results; nothing here 
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from fer_core.claims import Ledger
+from fer_core.notes import claim_notes, gates_note
 from fer_core.methods.fapegan.paper import FANET, FAPE_FANET, PRETRAINED, SCRATCH, variant
 
 if TYPE_CHECKING:
@@ -95,20 +95,6 @@ def cross_domain_note(study: "FaPEStudy") -> str:
             f"{b.mean():.1%} over {len(a)} runs (the ledger's last claim has the interval and the verdict).")
 
 
-def _why(r) -> str:
-    if math.isnan(r.ci_low):
-        return "fewer than two paired values, so no interval can be formed."
-    d = np.asarray(r.values_a) - np.asarray(r.values_b)
-    favour = int((r.claim.sign * d > 0).sum())
-    way = f"it goes the claimed way on {favour} of {r.n} paired splits/seeds"
-    if r.verdict == "holds":
-        return f"{way}, and the effect is significant after Holm's adjustment."
-    if r.verdict == "does not hold":
-        return f"{way}; the effect goes significantly the other way."
-    if r.detectable == 0 and r.effect == 0:
-        return "both variants score exactly the same on every replicate."
-    return (f"{way}; the effect ({r.effect:+.3f}) is not significant after Holm's adjustment "
-            f"(this run could detect about ±{r.detectable:.3f}).")
 
 
 def closing_notes(study: "FaPEStudy", ledger: Ledger) -> str:
@@ -123,21 +109,8 @@ def closing_notes(study: "FaPEStudy", ledger: Ledger) -> str:
         for task, row in t5.iterrows()) + f" (chance {1 / study.K:.1%}).")
     lines.append("- **Table 4 here.** " + "; ".join(f"{'pre-trained' if pre else 'from scratch'}: {row['accuracy (%)']}%"
                                                    for (_, pre), row in t4.iterrows()) + f" on {study.target.name}.")
-    gates = study.gates()
-    failed = [c for c, row in gates.iterrows() if not row["passes"]]
-    lines.append("- **The checks before the claims.** " + (
-        "All pass." if not failed else
-        "Not met: " + "; ".join(f"{c} ({gates.loc[c, 'this run']} against {gates.loc[c, 'target']})" for c in failed)
-        + ". The claims that rest on them compare a recogniser or generator that has not reached that level."))
-    status = {True: "matched", False: "contradicted", None: "not resolved"}
-    for r in ledger.results:
-        c = r.claim
-        line = (f"- **{c.text}** ({c.source}): {status[r.agrees]} here ({r.verdict}). {c.variant_a} "
-                f"{r.mean_a:.3f} vs {c.variant_b} {r.mean_b:.3f} ({c.metric}); {_why(r)}")
-        if c.paper_effect is not None and not math.isnan(r.detectable):
-            line += (f" The paper's own difference is {c.paper_effect:+.3f}; "
-                     + ("this run could have detected it." if abs(c.paper_effect) >= r.detectable
-                        else "smaller than what this run could detect."))
-        lines.append(line)
+    lines.append(gates_note(study.gates(), consequence=(
+        "The claims that rest on them compare a recogniser or generator that has not reached that level.")))
+    lines.extend(claim_notes(ledger, unit="paired splits/seeds"))
     lines.append("- **Synthetic and real.** " + cross_domain_note(study))
     return "\n\n".join(lines)

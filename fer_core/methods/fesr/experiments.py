@@ -82,6 +82,7 @@ class FESRStudy(JudgeMixin, Study):
     """
 
     chapter = "fesr"
+    compact_checkpoints = False  # the two-stage variants resume FG's Adam states (continue_from_pretraining)
     plan_settings = ("seeds", "fesgan_folds", "umap")
     evaluation_settings = ("n_show", "n_new", "n_prior", "intensity_levels", "verify_images")
 

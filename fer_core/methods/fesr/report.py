@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from fer_core.claims import Ledger
+from fer_core.notes import claim_notes, gates_note
 from fer_core.methods.fesr.experiments import ABLATION_GAN, FIGURE_GAN, VERIFICATION_FAR
 from fer_core.methods.fesr.method import ABLATIONS, TWO_STAGE
 from fer_core.methods.fesr.nets import FESGANConfig, RConfig, fesgan_param_counts
@@ -100,23 +101,6 @@ def deviations(study: "FESRStudy") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["aspect", "paper", "this run"]).set_index("aspect")
 
 
-def _why(r) -> str:
-    """One sentence on why a verdict came out as it did, from the result's own numbers."""
-    if math.isnan(r.ci_low):
-        return "fewer than two paired values, so no interval can be formed."
-    d = np.asarray(r.values_a) - np.asarray(r.values_b)
-    favour = int((r.claim.sign * d > 0).sum())
-    way = f"it goes the claimed way on {favour} of {r.n} paired folds/seeds"
-    if r.verdict == "holds":
-        return f"{way}, and the effect is significant after Holm's adjustment."
-    if r.verdict == "does not hold":
-        return f"{way}; the effect goes significantly the other way."
-    if r.verdict == "no effect":
-        return f"{way}; the whole interval lies within the claim's margin of ±{r.claim.margin:g}."
-    if r.detectable == 0 and r.effect == 0:
-        return "both variants score exactly the same on every fold."
-    return (f"{way}; the effect ({r.effect:+.3f}) is not significant after Holm's adjustment "
-            f"(this run could detect about ±{r.detectable:.3f}).")
 
 
 def _r_updates(study: "FESRStudy", variant: str) -> int | None:
@@ -145,24 +129,10 @@ def closing_notes(study: "FESRStudy", ledger: Ledger) -> str:
         level += (f" The paper reports {PAPER_TABLE_V['BASELINE'][j]:.2f}% and {PAPER_TABLE_V['FESR_JL'][j]:.2f}% "
                   f"on {paper_ds} (Table V), with thousands of iterations at 128 px.")
     lines.append(level)
-    gates = study.gates()
-    failed = [c for c, row in gates.iterrows() if not row["passes"]]
-    lines.append("- **The checks before the claims.** " + (
-        "All pass." if not failed else
-        "Not met: " + "; ".join(f"{c} ({gates.loc[c, 'this run']} against {gates.loc[c, 'target']})"
-                                for c in failed)
-        + ". The claims below that rest on them compare variants of a recogniser or generator that has not "
-          "reached that level."))
-    status = {True: "matched", False: "contradicted", None: "not resolved"}
-    for r in ledger.results:
-        c = r.claim
-        line = (f"- **{c.text}** ({c.source}): {status[r.agrees]} here ({r.verdict}). {c.variant_a} "
-                f"{r.mean_a:.3f} vs {c.variant_b} {r.mean_b:.3f} ({c.metric}); {_why(r)}")
-        if c.paper_effect is not None and not math.isnan(r.detectable):
-            line += (f" The paper's own difference is {c.paper_effect:+.3f}; "
-                     + ("this run could have detected it." if abs(c.paper_effect) >= r.detectable
-                        else "smaller than what this run could detect."))
-        lines.append(line)
+    lines.append(gates_note(study.gates(), consequence=(
+        "The claims below that rest on them compare variants of a recogniser or generator that has not "
+        "reached that level.")))
+    lines.extend(claim_notes(ledger, unit="paired folds/seeds"))
     fg = [r for _, r in study.results("FG")]
     judged = [r["judge"] for r in fg]
     if judged and "psnr" in judged[0]:

@@ -5,12 +5,12 @@ Every statement is computed from the study's settings and results; nothing here 
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from fer_core.claims import Ledger
+from fer_core.notes import claim_notes, gates_note
 from fer_core.methods.groupgan.method import FRAMEWORKS
 from fer_core.methods.groupgan.paper import PAPER_TABLE_1
 
@@ -95,22 +95,10 @@ def closing_notes(study: "GroupGANStudy", ledger: Ledger) -> str:
     if paper_gain:
         lines.append("The paper's 2V2-over-CNN gains on these rows: " + ", ".join(
             f"{b} {g:+.2f} points" for b, g in paper_gain.items()) + ".")
-    gates = study.gates()
-    failed = [c for c, row in gates.iterrows() if not row["passes"]]
-    lines.append("- **The checks before the claims.** " + (
-        "All pass." if not failed else
-        "Not met: " + "; ".join(f"{c} ({gates.loc[c, 'this run']} against {gates.loc[c, 'target']})" for c in failed)
-        + ". The claims that rest on them compare recognisers or a generator that have not reached that level."))
-    status = {True: "matched", False: "contradicted", None: "not resolved"}
-    for r in ledger.results:
-        c = r.claim
-        line = (f"- **{c.text}** ({c.source}): {status[r.agrees]} here ({r.verdict}). {c.variant_a} "
-                f"{r.mean_a:.3f} vs {c.variant_b} {r.mean_b:.3f} ({c.metric}).")
-        if c.paper_effect is not None and not math.isnan(r.detectable):
-            line += (f" The paper's own difference is {c.paper_effect:+.3f}; "
-                     + ("this run could have detected it." if abs(c.paper_effect) >= r.detectable
-                        else f"smaller than the {r.detectable:.3f} this run could detect."))
-        lines.append(line)
+    lines.append(gates_note(study.gates(), consequence=(
+        "The claims that rest on them compare recognisers or a generator that have not reached that "
+        "level.")))
+    lines.extend(claim_notes(ledger, unit="paired folds/seeds"))
     main = v[v.variant == f"2V2/{study.main}"]
     if len(main) and not main.psnr_true.isna().all():
         lines.append(f"- **The generator.** 2V2's faces score {main.psnr_true.mean():.2f} dB against the true peak "

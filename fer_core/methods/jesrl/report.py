@@ -12,6 +12,7 @@ import pandas as pd
 
 from fer_core import metrics
 from fer_core.claims import Ledger
+from fer_core.notes import claim_notes, gates_note
 from fer_core.experiments import tables
 from fer_core.methods.jesrl.nets import ClassifierConfig, SwitchGANConfig, gan_param_counts
 from fer_core.methods.jesrl.paper import (PAPER_DATASET, PAPER_SETTINGS, PAPER_TABLE_II, PAPER_TABLE_III,
@@ -157,20 +158,6 @@ def pose_comparison(study: "JESRLStudy") -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["variant", "source"])
 
 
-def _why(r) -> str:
-    if math.isnan(r.ci_low):
-        return "fewer than two paired values, so no interval can be formed."
-    d = np.asarray(r.values_a) - np.asarray(r.values_b)
-    favour = int((r.claim.sign * d > 0).sum())
-    way = f"it goes the claimed way on {favour} of {r.n} paired folds/seeds"
-    if r.verdict == "holds":
-        return f"{way}, significant after Holm's adjustment."
-    if r.verdict == "does not hold":
-        return f"{way}; the effect goes significantly the other way."
-    if r.verdict == "no effect":
-        return f"{way}; the whole interval lies within ±{r.claim.margin:g}."
-    return (f"{way}; the effect ({r.effect:+.3f}) is not significant after Holm's adjustment (this run could "
-            f"detect about ±{r.detectable:.3f}).")
 
 
 def closing_notes(study: "JESRLStudy", ledger: Ledger, *, wall: str | None = None) -> str:
@@ -185,12 +172,9 @@ def closing_notes(study: "JESRLStudy", ledger: Ledger, *, wall: str | None = Non
                  f"VGG-19 (No_SynFI) {acc.get('No_SynFI', math.nan):.1%}, the plain CNN {acc.get('CNN', math.nan):.1%}. "
                  f"The paper reports {PAPER_TABLE_VII['Ours'][-1]:.2f}% and {PAPER_TABLE_VII['No_SynFI'][-1]:.2f}% on "
                  "Multi-PIE with ImageNet VGG-19 at 256 px.")
-    gates = study.gates()
-    failed = [c for c, row in gates.iterrows() if not row["passes"]]
-    lines.append("- **The checks before the claims.** " + ("All pass." if not failed else "Not met: " + "; ".join(
-        f"{c} ({gates.loc[c, 'this run']} against {gates.loc[c, 'target']})" for c in failed)
-        + ". The claims below compare variants whose recogniser or generator has not reached that level, so they "
-          "describe this budget, not the method at the paper's."))
+    lines.append(gates_note(study.gates(), consequence=(
+        "The claims below compare variants whose recogniser or generator has not reached that level, so "
+        "they describe this budget, not the method at the paper's.")))
     syn = study.synthesis_table()
     if "Ours" in syn.index:
         kept = syn.loc["Ours", "still the source's expression (%)"]
@@ -205,16 +189,7 @@ def closing_notes(study: "JESRLStudy", ledger: Ledger, *, wall: str | None = Non
                      " (mean over expressions, judge features; the per-expression table is above). The paper's "
                      f"Table V: {np.mean(PAPER_TABLE_V['Ours']):.2f} vs {np.mean(PAPER_TABLE_V['No_inter']):.2f} "
                      "on Inception features, another scale.")
-    status = {True: "matched", False: "contradicted", None: "not resolved"}
-    for r in ledger.results:
-        c = r.claim
-        line = (f"- **{c.text}** ({c.source}): {status[r.agrees]} here ({r.verdict}). {c.variant_a} {r.mean_a:.3f} vs "
-                f"{c.variant_b} {r.mean_b:.3f} ({c.metric}); {_why(r)}")
-        if c.paper_effect is not None and not math.isnan(r.detectable):
-            line += (f" The paper's difference is {c.paper_effect:+.3f}; " + (
-                "this run could have detected it." if abs(c.paper_effect) >= r.detectable else
-                "smaller than what this run could detect."))
-        lines.append(line)
+    lines.extend(claim_notes(ledger, unit="paired folds/seeds"))
     curve = study.curve_table()
     if len(curve):
         means = curve.groupby("k").accuracy.mean()
