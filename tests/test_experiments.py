@@ -217,25 +217,29 @@ def test_the_report_finds_the_paper_chapters_that_keep_a_ledger():
     assert found["fesr"].chapter == "fesr"
 
 
-def test_a_finished_plan_drops_optimiser_states_unless_the_chapter_continues_from_them(tmp_path):
+def test_stored_runs_drop_optimiser_states_unless_the_chapter_continues_from_them(tmp_path):
     from fer_core.io import load_checkpoint
     from fer_core.methods.fesr.experiments import FESRStudy
 
-    study = _study(tmp_path / "a")
+    class WeightsOnly(ToyStudy):  # runs that nothing continues from
+        chapter = "toy_weights_only"
+        compact_checkpoints = True
+
+        def plan(self):
+            return Plan([self.make("pre", k, s) for k in self.folds for s in self.seeds])
+
+    study = WeightsOnly(P, ToyStudy.build_data(P), device="cpu", store=ResultStore("toy_w", root=tmp_path / "a"),
+                        run_root=tmp_path / "a" / "runs", progress=False)
+    exp = study.make("pre", 1, 1)
+    weights = study.result(exp)["weights"]  # computed, stored, then compacted at once
+    assert load_checkpoint(study.run_dir(exp) / "checkpoint.pt")["compact"]
     study.run_all(workers=1)
     ckpts = sorted((tmp_path / "a" / "runs").rglob("checkpoint*.pt"))
-    assert ckpts and all(load_checkpoint(p).get("compact") for p in ckpts)
-    exp = study.make("fast", 1, 1)
-    weights = study.result(exp)["weights"]
+    assert len(ckpts) == 4 and all(load_checkpoint(p).get("compact") for p in ckpts)
     reloaded = study.train(exp)  # a finished run reloads from its compact checkpoint
     assert torch.equal(torch.cat([p.detach().flatten() for p in reloaded.nets.parameters()]), weights)
 
-    class Continuing(ToyStudy):
-        chapter = "toy_continuing"
-        compact_checkpoints = False
-
-    kept = Continuing(P, ToyStudy.build_data(P), device="cpu", store=ResultStore("toy_continuing", root=tmp_path / "b"),
-                      run_root=tmp_path / "b" / "runs", progress=False)
+    kept = _study(tmp_path / "b")  # ToyStudy: "fast" and "slow" resume pre's optimiser
     kept.run_all(workers=1)
     assert not any(load_checkpoint(p).get("compact") for p in (tmp_path / "b" / "runs").rglob("checkpoint*.pt"))
     assert FESRStudy.compact_checkpoints is False  # its two-stage variants resume FG's Adam states

@@ -77,7 +77,7 @@ def run_plan(study: Study, *, workers: int | None = None) -> dict[tuple[str, int
         board.close()
     results = {e.id: study.result(e) for e in plan}
     if study.compact_checkpoints:
-        compact_runs(study)
+        compact_runs(study)  # runs stored by an earlier build of older code
     return results
 
 

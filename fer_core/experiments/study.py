@@ -35,7 +35,7 @@ from fer_core.experiments.data import ChapterData
 from fer_core.experiments.plan import Experiment, Plan, RunKey
 from fer_core.experiments.runner import run_plan
 from fer_core.results import ResultStore, cache_root
-from fer_core.train import FitResult, Method, finished_step, fit
+from fer_core.train import FitResult, Method, compact_checkpoint, finished_step, fit
 
 __all__ = ["Study", "MissingResultError", "studies"]
 
@@ -77,9 +77,9 @@ class Study(abc.ABC):
     plan_settings: ClassVar[tuple[str, ...]] = ("seeds",)
     #: Profile settings that change only what is evaluated: in result keys, not in run folders.
     evaluation_settings: ClassVar[tuple[str, ...]] = ()
-    #: Drop optimiser states from the run folders once the whole plan is stored (see
-    #: :func:`fer_core.train.compact_checkpoint`). A chapter whose runs continue from another run's
-    #: optimiser state (FESR's two-stage variants resume FG's Adam) sets this to False.
+    #: Drop a run's optimiser states (:func:`fer_core.train.compact_checkpoint`) as soon as its result
+    #: is stored: later runs and figures reload only its weights. A chapter whose runs continue from
+    #: another run's optimiser state (FESR's two-stage variants resume FG's Adam) sets this to False.
     compact_checkpoints: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -228,6 +228,11 @@ class Study(abc.ABC):
             t0 = time.perf_counter()
             out = _cpu(self.evaluate(exp, self.train(exp)))
             self.computed[exp.id] = time.perf_counter() - t0
+            return out
+
+        if self.compact_checkpoints:  # once stored, the run is only ever reloaded for its weights
+            out = self.store.cached(config, compute)
+            compact_checkpoint(self.run_dir(exp))
             return out
 
         return self.store.cached(config, compute)
