@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 from fer_core import metrics, runtime
 
 __all__ = ["eval_mode", "module_device", "batches", "apply", "predict", "classify", "features", "verification",
-           "frechet", "nearest_distance"]
+           "frechet", "nearest_distance", "linear_probe"]
 
 
 @contextlib.contextmanager
@@ -146,3 +146,39 @@ def nearest_distance(queries: torch.Tensor, references: torch.Tensor) -> np.ndar
     r = torch.nn.functional.normalize(references.float().flatten(1), dim=1)
     return (1 - (q @ r.T).max(dim=1).values).numpy()
 
+
+
+def linear_probe(train_features: torch.Tensor, labels: torch.Tensor, num_classes: int, *, steps: int = 300,
+                 lr: float = 0.05, weight_decay: float = 1e-4, seed: int = 0) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A softmax classifier fitted on fixed features (full-batch Adam on standardised features).
+
+    Args:
+        train_features: ``(N, D)``; labels: ``(N,)`` int64 in ``0..num_classes-1``.
+
+    Returns:
+        ``predict(features (M, D)) -> (M, num_classes)`` logits (CPU).
+    """
+    x = train_features.detach().float().cpu()
+    y = labels.detach().long().cpu()
+    if x.dim() != 2 or len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"linear_probe needs (N, D) features and (N,) labels, got {tuple(x.shape)} and {tuple(y.shape)}")
+    mu, sd = x.mean(0), x.std(0).clamp(min=1e-6)
+    g = torch.Generator().manual_seed(seed)
+    head = nn.Linear(x.shape[1], num_classes)
+    with torch.no_grad():
+        head.weight.normal_(0, 0.01, generator=g)
+        head.bias.zero_()
+    opt = torch.optim.Adam(head.parameters(), lr=lr, weight_decay=weight_decay)
+    z = (x - mu) / sd
+    with torch.enable_grad():
+        for _ in range(steps):
+            opt.zero_grad()
+            nn.functional.cross_entropy(head(z), y).backward()
+            opt.step()
+    head.eval()
+
+    def predict(features: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return head((features.detach().float().cpu() - mu) / sd)
+
+    return predict

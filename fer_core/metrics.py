@@ -39,6 +39,8 @@ __all__ = [
     "FeatureGap",
     "feature_gap",
     "mean_std",
+    "attribute_metrics",
+    "predicted_sets",
 ]
 
 
@@ -357,6 +359,57 @@ def feature_gap(real_feats, real_labels, fake_feats, fake_labels) -> FeatureGap:
     shift = torch.stack([(fake[fy == c].mean(0) - centroids[lut[c]]).norm() for c in fake_classes]).mean().item()
     normalized = fake_d / real_d if real_d > 0 else (0.0 if fake_d == 0 else math.inf)
     return FeatureGap(fake_to_centroid=fake_d, real_to_centroid=real_d, normalized=normalized, centroid_shift=shift)
+
+
+# ------------------------------------------------------- label- and instance-based attribute metrics
+
+
+def attribute_metrics(truth, predicted) -> dict[str, float]:
+    """mA, acc, prec, rec and F1 of a multi-label prediction, as Comp-GAN's Eqs. (14)-(18) define them
+    (after pedestrian-attribute recognition, Li et al. 2015):
+
+    - ``mA = 1/(2M) Σ_i (TP_i/P_i + TN_i/N_i)`` over the ``M`` labels (label-based, Eq. 14);
+    - ``acc = 1/N Σ_j |Y_j ∩ f(x_j)| / |Y_j ∪ f(x_j)|``, ``prec = 1/N Σ_j |Y_j ∩ f(x_j)| / |f(x_j)|``,
+      ``rec = 1/N Σ_j |Y_j ∩ f(x_j)| / |Y_j|`` over the ``N`` examples (instance-based, Eqs. 15-17);
+    - ``F1 = 2 prec rec / (prec + rec)`` (Eq. 18).
+
+    Args:
+        truth, predicted: ``(N, M)`` boolean (or 0/1) matrices: ``Y_j`` and ``f(x_j)`` as indicator rows.
+
+    A ratio whose denominator is 0 (an empty predicted set in Eq. 16, a label with no negative or no
+    positive example in Eq. 14) counts as 0 in Eqs. (15)-(17) and is left out of Eq. (14)'s mean; the
+    paper writes the same symbol ``M`` for labels and examples, we read Eqs. (15)-(17) as means over examples.
+    """
+    Y = _as_tensor(truth, name="truth").bool()
+    Fx = _as_tensor(predicted, name="predicted").bool()
+    if Y.shape != Fx.shape or Y.dim() != 2:
+        raise ValueError(f"attribute_metrics needs two (N, M) indicator matrices, got {tuple(Y.shape)} and "
+                         f"{tuple(Fx.shape)}")
+    if len(Y) == 0:
+        raise ValueError("attribute_metrics needs at least one example")
+    Yd, Fd = Y.double(), Fx.double()
+    P, Nn = Yd.sum(0), (1 - Yd).sum(0)
+    TP, TN = (Yd * Fd).sum(0), ((1 - Yd) * (1 - Fd)).sum(0)
+    terms = torch.cat([(TP / P)[P > 0], (TN / Nn)[Nn > 0]])
+    mA = float(terms.mean()) if len(terms) else float("nan")  # = Σ/(2M) when every label has both
+    inter, union = (Yd * Fd).sum(1), ((Yd + Fd) > 0).double().sum(1)
+    ratio = lambda a, b: torch.where(b > 0, a / b.clamp(min=1), torch.zeros_like(a))  # noqa: E731
+    acc = float(ratio(inter, union).mean())
+    prec = float(ratio(inter, Fd.sum(1)).mean())
+    rec = float(ratio(inter, Yd.sum(1)).mean())
+    f1 = 2 * prec * rec / (prec + rec) if prec + rec > 0 else 0.0
+    return {"mA": mA, "acc": acc, "prec": prec, "rec": rec, "F1": f1}
+
+
+def predicted_sets(probs, *, threshold: float = 0.5) -> Tensor:
+    """``(N, K)`` class probabilities -> the indicator matrix ``f(x)`` of the classes with probability
+    ``>= threshold`` (the pedestrian-attribute convention of Eqs. 14-18; may be empty for a row)."""
+    p = _as_tensor(probs, name="probs").float()
+    if p.dim() != 2:
+        raise ValueError(f"predicted_sets takes (N, K) probabilities, got shape {tuple(p.shape)}")
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must lie in (0, 1], got {threshold}")
+    return p >= threshold
 
 
 # ----------------------------------------------------------------------- formatting

@@ -152,6 +152,52 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       target_takes=3, target_steps=3000, target_batch_size=32, target_lr=5e-4, n_pairs=1000,
                       n_show=6),
     },
+    # Comp-GAN (notebooks/compgan.py): the six F2ED tasks (n_episodes random episodes each, at the fewest `shots`; the
+    # few-shot tasks also at the other shot counts), per episode F_cls (LightCNN-29 v2, three heads), Comp-GAN (G(Exp) +
+    # G(Pose), Algorithm 1, Eqs. 1-13), the Pix2Pix and AttGAN competitors, Comp-GAN without L_loop on loop_tasks, the
+    # Fig. 16 ablations on the first ER-SS episode, a judge on judge_tasks; per fold and seed the recogniser L. with each
+    # augmenter's faces (n_per_class generated faces per novel class). label_maps: the target attribute also enters the
+    # editors as one-hot maps (the CPU deviation); cls_bn: BatchNorm in LightCNN (likewise); lam / mu: Sec. 5.2.1's
+    # weights; set_threshold: the probability above which a class is in f(x) for Eqs. 14-18; probe_steps: the linear
+    # classifier of +Front / +Combine / Ours.
+    "compgan": {
+        "smoke": dict(size=32, channels=3, n_identities=6, n_classes=4, fine_spacing=2.0, n_episodes=1, seeds=(0,),
+                      tasks=("ER-SS", "ER-FE"), shots=(1, 3),
+                      gan_width=4, gan_steps=2, gan_batch_size=4, gan_lr=2e-4, label_maps=True, per_source=2,
+                      lam=dict(exp=20.0, pose=20.0, id=10.0, con=30.0, recon=15.0, loop=10.0, adv=1.0),
+                      mu=dict(exp=30.0, pose=10.0, id=15.0, con=40.0, recon=15.0, loop=10.0, adv=1.0),
+                      gamma=(1.0, 0.1), cls_widths=(4, 8, 8, 8, 8), cls_layers=(0, 1, 1, 1), cls_feature_dim=16,
+                      cls_dropout=0.2, cls_bn=True, cls_steps=2, cls_batch_size=8, cls_lr=0.01, lr_step_epochs=10,
+                      rec_steps=2, rec_batch_size=8, rec_lr=0.01, cnn_width=4, cnn_lr=1e-3, n_per_class=2,
+                      curve=(4,), shot_variants=("L.", "L.+G(Pose)+G(Exp)"), loop_tasks=("ER-SS",),
+                      ablations=("loop",), judge_tasks=("ER-SS",), judge_steps=2, judge_batch_size=16, judge_width=4,
+                      judge_id_widths=(4, 4, 8, 8), n_pairs=12, n_show=3, n_embed=12, set_threshold=0.5, probe_steps=20),
+        "small": dict(size=32, channels=3, n_identities=20, n_classes=8, fine_spacing=2.0, n_episodes=1,
+                      seeds=(0, 1), tasks=("ER-SS", "ER-FID", "ER-ZID", "ER-FP", "ER-ZP", "ER-FE"), shots=(1, 5),
+                      gan_width=8, gan_steps=150, gan_batch_size=8, gan_lr=2e-4, label_maps=True, per_source=4,
+                      lam=dict(exp=20.0, pose=20.0, id=10.0, con=30.0, recon=15.0, loop=10.0, adv=1.0),
+                      mu=dict(exp=30.0, pose=10.0, id=15.0, con=40.0, recon=15.0, loop=10.0, adv=1.0),
+                      gamma=(1.0, 0.1), cls_widths=(8, 16, 32, 16, 16), cls_layers=(0, 1, 1, 1), cls_feature_dim=64,
+                      cls_dropout=0.2, cls_bn=True, cls_steps=150, cls_batch_size=32, cls_lr=0.01, lr_step_epochs=2,
+                      rec_steps=100, rec_batch_size=32, rec_lr=0.01, cnn_width=8, cnn_lr=1e-3, n_per_class=20,
+                      curve=(), shot_variants=("L.", "L.+G(Pose)+G(Exp)"), loop_tasks=("ER-SS", "ER-FE"),
+                      ablations=(), judge_tasks=("ER-SS",), judge_steps=200, judge_batch_size=32, judge_width=8,
+                      judge_id_widths=(8, 16, 32, 32), n_pairs=160, n_show=6, n_embed=60, set_threshold=0.5, probe_steps=200),
+        "paper": dict(size=128, channels=3, n_identities=119, n_classes=54, fine_spacing=1.0, n_episodes=2,
+                      seeds=(0, 1, 2, 3, 4), tasks=("ER-SS", "ER-FID", "ER-ZID", "ER-FP", "ER-ZP", "ER-FE"),
+                      shots=(1, 3, 5), gan_width=64, gan_steps=50000, gan_batch_size=64, gan_lr=2e-4, label_maps=False,
+                      per_source=4, lam=dict(exp=20.0, pose=20.0, id=10.0, con=30.0, recon=15.0, loop=10.0, adv=1.0),
+                      mu=dict(exp=30.0, pose=10.0, id=15.0, con=40.0, recon=15.0, loop=10.0, adv=1.0),
+                      gamma=(1.0, 0.1), cls_widths=(48, 96, 192, 128, 128), cls_layers=(1, 2, 3, 4),
+                      cls_feature_dim=256, cls_dropout=0.5, cls_bn=False, cls_steps=30000, cls_batch_size=64,
+                      cls_lr=0.01, lr_step_epochs=10, rec_steps=30000, rec_batch_size=64, rec_lr=0.01, cnn_width=32,
+                      cnn_lr=1e-3, n_per_class=10, curve=(1, 3, 5, 10, 20, 50, 100, 200, 500, 1000),
+                      shot_variants=("L.", "L.+G(Pose)", "L.+G(Exp)", "L.+G(Pose)+G(Exp)"),
+                      loop_tasks=("ER-SS", "ER-FID", "ER-ZID", "ER-FP", "ER-ZP", "ER-FE"),
+                      ablations=("exp", "pose", "id", "con", "recon", "loop", "adv"), judge_tasks=("ER-SS",),
+                      judge_steps=3000, judge_batch_size=64, judge_width=32, judge_id_widths=(32, 64, 128, 128),
+                      n_pairs=1000, n_show=6, n_embed=90, set_threshold=0.5, probe_steps=500),
+    },
 }
 
 

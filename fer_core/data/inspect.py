@@ -45,6 +45,7 @@ CHAPTERS: dict[str, str] = {
     "jesrl": "expression labels; subject ids for subject-independent folds (RAF-DB: its official split)",
     "groupgan": "expression sequences (weak and peak frames, e.g. CK+ or Oulu-CASIA) with subject ids for its folds",
     "fapegan": "expression labels and several views (F2ED-style folders) for its pose-transfer tasks",
+    "compgan": "expression labels, subject ids and several views (F2ED-style folders) for its six few-shot tasks",
     "reproducibility": "the data_root the chapters ran on: the page reads their stored results, it trains nothing",
 }
 
@@ -289,6 +290,11 @@ def usable_chapters(report: InspectReport) -> list[tuple[str, str]]:
         out.append(("fapegan", ""))
     else:
         report.notes.append("the fapegan chapter needs faces in several views (an F2ED-style folder).")
+    if len(report.per_view) > 1 and report.subjects_known:
+        out.append(("compgan", ""))
+    else:
+        report.notes.append("the compgan chapter needs faces in several views with subject ids (an F2ED-style "
+                            "folder).")
     return out
 
 

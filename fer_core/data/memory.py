@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from fer_core import runtime
 
-__all__ = ["MemoryCachedDataset"]
+__all__ = ["MemoryCachedDataset", "TensorFaces"]
 
 
 class MemoryCachedDataset(Dataset):
@@ -84,4 +84,34 @@ class MemoryCachedDataset(Dataset):
     @staticmethod
     def collate(batch: Any) -> Any:
         """Identity: :meth:`__getitems__` returns a collated batch."""
+        return batch
+
+
+class TensorFaces(Dataset):
+    """Faces already stacked as tensors (``data["image"]`` ``(N, C, S, S)`` and ``(N,)`` labels),
+    served one batch per ``index_select`` like :class:`MemoryCachedDataset` (e.g. real training
+    faces joined with generated ones)."""
+
+    is_device_resident = True
+
+    def __init__(self, data: Mapping[str, torch.Tensor], *, classes: tuple[str, ...] = ()):
+        sizes = {k: len(v) for k, v in data.items()}
+        if len(set(sizes.values())) != 1 or not sizes:
+            raise ValueError(f"TensorFaces needs tensors of one length, got {sizes}")
+        self.data = dict(data)
+        self.classes = tuple(classes)
+        self.n = next(iter(sizes.values()))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {k: v[i] for k, v in self.data.items()}
+
+    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        idx = torch.as_tensor(indices, dtype=torch.long, device=self.data["image"].device)
+        return {k: v.index_select(0, idx.to(v.device)) for k, v in self.data.items()}
+
+    @staticmethod
+    def collate(batch: Any) -> Any:
         return batch

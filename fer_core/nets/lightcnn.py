@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["MFM", "LightCNN29v2", "LightCNNStem", "LightCNNWeightsError", "load_lightcnn29v2", "to_lightcnn_input"]
+__all__ = ["MFM", "LightCNN29v2", "with_batch_norm", "LightCNNStem", "LightCNNWeightsError", "load_lightcnn29v2", "to_lightcnn_input"]
 
 _PREFIXES = ("module.", "model.", "net.", "backbone.", "features.")
 
@@ -184,6 +184,18 @@ class LightCNN29v2(nn.Module):
     def stem(self) -> LightCNNStem:
         """A copy of the layers up to pool3 (FESR's frozen "Conv1-Pool3")."""
         return LightCNNStem(self)
+
+
+def with_batch_norm(net: LightCNN29v2) -> LightCNN29v2:
+    """``net`` with a BatchNorm after every MFM convolution (in place; returned for chaining).
+
+    Not the published network (it has no normalisation): the book's CPU profiles use it because a
+    narrow LightCNN trained from scratch for a few hundred SGD updates otherwise stays at chance.
+    """
+    for m in net.modules():
+        if isinstance(m, MFM) and isinstance(m.filter, nn.Conv2d):
+            m.filter = nn.Sequential(m.filter, nn.BatchNorm2d(m.filter.out_channels))
+    return net
 
 
 def _unwrap(obj: object, path: Path) -> dict[str, torch.Tensor]:

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
+from fer_core.data.memory import TensorFaces
 from fer_core.evaluate import eval_mode
 from fer_core.methods.fapegan.losses import LAMBDA, L_D, L_G_FaPE, L_L1
 from fer_core.methods.fapegan.nets import D, FaNet, FaPEConfig, G_FaPE
@@ -35,35 +36,6 @@ from fer_core.methods.fapegan.posemap import pose_map
 from fer_core.train import Method, StepContext, make_adam
 
 __all__ = ["TensorFaces", "PairedViews", "FaPEGAN", "FaNetTraining", "augment", "transfer", "view_pairs"]
-
-
-class TensorFaces(Dataset):
-    """Faces already stacked as tensors (``data["image"]`` ``(N, C, S, S)`` and ``(N,)`` labels),
-    served one batch per ``index_select`` like :class:`~fer_core.data.memory.MemoryCachedDataset`."""
-
-    is_device_resident = True
-
-    def __init__(self, data: Mapping[str, torch.Tensor], *, classes: tuple[str, ...] = ()):
-        sizes = {k: len(v) for k, v in data.items()}
-        if len(set(sizes.values())) != 1 or not sizes:
-            raise ValueError(f"TensorFaces needs tensors of one length, got {sizes}")
-        self.data = dict(data)
-        self.classes = tuple(classes)
-        self.n = next(iter(sizes.values()))
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {k: v[i] for k, v in self.data.items()}
-
-    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
-        idx = torch.as_tensor(indices, dtype=torch.long, device=self.data["image"].device)
-        return {k: v.index_select(0, idx.to(v.device)) for k, v in self.data.items()}
-
-    @staticmethod
-    def collate(batch: Any) -> Any:
-        return batch
 
 
 def _codes(data: Mapping[str, torch.Tensor], what: str) -> np.ndarray:

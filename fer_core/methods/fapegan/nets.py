@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from fer_core.nets.lightcnn import MFM, LightCNN29v2
+from fer_core.nets.lightcnn import LightCNN29v2, with_batch_norm
 from fer_core.nets.registry import images, register_net
 
 __all__ = ["FaPEConfig", "FaNetConfig", "G_Enc", "G_Dec", "G_FaPE", "D", "FaNet", "fine_tune_from"]
@@ -182,9 +182,7 @@ class FaNet(nn.Module):
         self.backbone = LightCNN29v2(in_channels=config.channels, widths=config.widths, layers=config.layers,
                                      input_size=config.input_size, feature_dim=config.feature_dim)
         if config.batch_norm:
-            for m in self.backbone.modules():
-                if isinstance(m, MFM) and isinstance(m.filter, nn.Conv2d):
-                    m.filter = nn.Sequential(m.filter, nn.BatchNorm2d(m.filter.out_channels))
+            with_batch_norm(self.backbone)
         self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.feature_dim, config.num_classes))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,739 @@
+"""The Comp-GAN chapter's plan: the six F2ED tasks, the generators per episode, the recognisers per seed.
+
+Paper: Comp-GAN / F2ED (Sec. 4.1 tasks T1-T6, Sec. 5.2-5.4, Tables 4-7, Figs. 11-18). The method is
+:mod:`fer_core.methods.compgan.method`; this module declares the chapter's experiments for the
+shared runner (:mod:`fer_core.experiments`) and builds its tables.
+
+Folds: ``n_episodes`` random episodes of each task of ``P["tasks"]`` at the fewest shots of
+``P["shots"]`` (the *main* folds: fold ``t * n_episodes + k``), then the same episodes of the few-shot
+tasks at each further shot count (a superset of the main fold's training set: the few shots are
+drawn one at a time, so the 1-shot draw is the first of the 5-shot draw; the test set is the same).
+
+Per main fold: ``F_cls`` (the classifier of Eqs. 1-5) on the real training faces, then ``Comp-GAN``
+(G(Exp) + G(Pose)), the competitors ``Pix2Pix`` and ``AttGAN``, on ``loop_tasks`` also Comp-GAN
+without ``L_loop``, on the first ER-SS episode the loss ablations of Fig. 16, and on
+``judge_tasks`` a judge. Per fold and seed: the recogniser "L." (LightCNN-29 v2) on the real faces
+and on real + generated faces of each augmenter (the generators of the fold's main episode), the
+same number of generated faces and updates for each. "+Front", "+Combine" and "Comp-GAN" (Ours)
+are read from the trained ``L.+G(Pose)`` and ``L.+G(Pose)+G(Exp)`` recognisers: their features of
+pose-normalised faces feed a linear classifier. ER-SS also trains the book's plain CNN.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+
+from fer_core import evaluate, metrics, runtime
+from fer_core.claims import Ledger
+from fer_core.data.f2ed_tasks import FEW_SHOT_TASKS, f2ed_task
+from fer_core.data.memory import TensorFaces
+from fer_core.experiments import ChapterData, Experiment, Plan, Study, prepare_data, tables
+from fer_core.judge import JudgeMixin
+from fer_core.methods.classifier import Classifier
+from fer_core.methods.compgan.algorithm import REFERENCES, TAGS, algorithm1
+from fer_core.methods.compgan.augment import CHANGES, augment, edit, pick_references, to_poses
+from fer_core.methods.compgan.competitors import AttGANEditor, Pix2PixEditor
+from fer_core.methods.compgan.method import CompGAN, FclsTraining, Quadruples, codes_of
+from fer_core.methods.compgan.nets import CompGANConfig, F_cls, FclsConfig
+from fer_core.methods.compgan.paper import (ATT, BOTH, CNN, COMBINE, EXP, FEW_SHOT, FRONT, L, NOLOOP, OURS, P2P,
+                                            PAPER_TABLE_4, PAPER_TABLE_5, PAPER_TABLE_6, PAPER_TABLE_7, PAPER_CURVE,
+                                            POSE, claims, curve_variant, gain, shot_variant)
+from fer_core.nets.small import SmallCNN
+from fer_core.train import Method
+
+__all__ = ["CompGANStudy", "FCLS", "GAN", "NOLOOP_GAN", "PIX2PIX", "ATTGAN", "RECOGNISERS", "ablation_name"]
+
+FCLS, GAN, NOLOOP_GAN, PIX2PIX, ATTGAN = "F_cls", "Comp-GAN (G)", "Comp-GAN w/o L_loop (G)", "Pix2Pix (G)", "AttGAN (G)"
+#: recogniser variant -> (generator experiment, augmenter); "L." has none.
+RECOGNISERS: dict[str, tuple[str, str] | None] = {L: None, P2P: (PIX2PIX, "Pix2Pix"), ATT: (ATTGAN, "AttGAN"),
+                                                  POSE: (GAN, "G(Pose)"), EXP: (GAN, "G(Exp)"),
+                                                  BOTH: (GAN, "G(Pose)+G(Exp)"), NOLOOP: (NOLOOP_GAN, "G(Pose)+G(Exp)")}
+_GANS = (GAN, NOLOOP_GAN, PIX2PIX, ATTGAN)
+
+
+def ablation_name(term: str) -> str:
+    """The generator experiment of Fig. 16 trained without loss ``term``."""
+    return f"Comp-GAN w/o L_{term} (G)"
+
+
+def _synthetic(P: Mapping[str, Any], seed: int):
+    from fer_core.data.synthetic import VIEWS, SyntheticFaces
+    from fer_core.data.synthetic.expressions import fine_grained
+
+    K = int(P["n_classes"])
+    ds = SyntheticFaces(identities=int(P["n_identities"]), expressions=fine_grained(K, spacing=float(P["fine_spacing"])),
+                        views=tuple(VIEWS), peak_intensity=(0.6, 1.0), size=int(P["size"]),
+                        channels=int(P["channels"]), seed=seed)
+    return ds, f"synthetic F2ED-like world ({P['n_identities']} identities, {K} fine-grained classes, 4 views)"
+
+
+def fold_layout(P: Mapping[str, Any]) -> list[tuple[str, int, int]]:
+    """``(task, shots, episode)`` of every fold, in fold order (module docstring)."""
+    shots = sorted(int(s) for s in P["shots"])
+    E = int(P["n_episodes"])
+    out = [(t, shots[0] if t in FEW_SHOT_TASKS else 0, k) for t in P["tasks"] for k in range(E)]
+    out += [(t, s, k) for t in P["tasks"] if t in FEW_SHOT_TASKS for s in shots[1:] for k in range(E)]
+    return out
+
+
+def task_splits(P: Mapping[str, Any]):
+    """``splits(dataset, seed)`` for :func:`~fer_core.experiments.prepare_data`, in :func:`fold_layout` order."""
+
+    def splits(ds, seed: int):
+        return [f2ed_task(ds.meta, t, shots=s or None, seed=1_000 * seed + k, paper="compgan")
+                for t, s, k in fold_layout(P)]
+
+    return splits
+
+
+class CompGANStudy(JudgeMixin, Study):
+    """Every experiment of the Comp-GAN chapter for one profile, data set and seed."""
+
+    chapter = "compgan"
+    plan_settings = ("seeds", "n_show", "judge_tasks", "loop_tasks", "ablations", "curve", "shot_variants")
+    evaluation_settings = ("n_pairs", "set_threshold", "probe_steps", "n_embed")
+
+    def __init__(self, P: Mapping[str, Any], data: ChapterData, **kwargs: Any):
+        super().__init__(P, data, **kwargs)
+        self.K = len(data.classes)
+        self.layout = fold_layout(self.P)
+        views = getattr(data.dataset, "views", None)
+        self.views = tuple(views) if views else tuple(sorted(data.dataset.meta["view"].astype(str).unique()))
+
+    @classmethod
+    def build_data(cls, P: Mapping[str, Any], *, dataset: str = "synthetic", data_root: str | Path | None = None,
+                   seed: int = 0) -> ChapterData:
+        """The F2ED-like synthetic world or F2ED-style folders, cut into the six tasks (module docstring)."""
+        return prepare_data(P, synthetic=_synthetic, dataset=dataset, data_root=data_root, seed=seed,
+                            splits=task_splits(P))
+
+    # -- folds ------------------------------------------------------------------------------------------
+    @property
+    def n_episodes(self) -> int:
+        return int(self.P["n_episodes"])
+
+    @property
+    def shots(self) -> list[int]:
+        return sorted(int(s) for s in self.P["shots"])
+
+    def fold_of(self, task: str, shots: int | None = None, episode: int = 0) -> int:
+        s = (self.shots[0] if task in FEW_SHOT_TASKS else 0) if shots is None else int(shots)
+        try:
+            return self.layout.index((task, s, int(episode)))
+        except ValueError:
+            raise ValueError(f"no fold for {task} at {s} shot(s), episode {episode}; this profile runs "
+                             f"{sorted(set(self.layout))}") from None
+
+    def main_fold(self, fold: int) -> int:
+        """The fold whose generators serve ``fold`` (the same task and episode at the fewest shots)."""
+        t, _, k = self.layout[fold]
+        return self.fold_of(t, None, k)
+
+    @property
+    def main_folds(self) -> list[int]:
+        return [f for f in range(len(self.layout)) if self.main_fold(f) == f]
+
+    def task(self, fold: int) -> str:
+        return self.layout[fold][0]
+
+    def judged(self, fold: int) -> bool:
+        return self.main_fold(fold) == fold and self.task(fold) in tuple(self.P["judge_tasks"])
+
+    @property
+    def ablation_fold(self) -> int | None:
+        return self.fold_of(self.P["tasks"][0], None, 0) if self.P["ablations"] else None
+
+    # -- configuration ------------------------------------------------------------------------------------
+    @cached_property
+    def n_identities(self) -> int:
+        return int(max(int(s.data["identity"].max()) for s in
+                       [self.data.fold(0, "cpu")["train"], self.data.fold(0, "cpu")["test"]]) + 1)
+
+    @cached_property
+    def gan_config(self) -> CompGANConfig:
+        P = self.P
+        return CompGANConfig(image_size=int(P["size"]), channels=int(P["channels"]), width=int(P["gan_width"]),
+                             n_expressions=self.K, n_poses=len(self.views), label_maps=bool(P["label_maps"]))
+
+    def fcls_config(self) -> FclsConfig:
+        P = self.P
+        return FclsConfig(n_expressions=self.K, n_poses=len(self.views), n_identities=self.n_identities,
+                          channels=int(P["channels"]), input_size=int(P["size"]), widths=tuple(P["cls_widths"]),
+                          layers=tuple(P["cls_layers"]), feature_dim=int(P["cls_feature_dim"]),
+                          dropout=float(P["cls_dropout"]), batch_norm=bool(P["cls_bn"]))
+
+    def configuration(self, exp: Experiment) -> dict[str, Any]:
+        P = self.P
+        pick = lambda *prefixes, extra=(): {k: P[k] for k in P if k.startswith(prefixes) or k in extra}  # noqa: E731
+        if exp.variant == "judge":
+            return {"profile": pick("judge_")}
+        if exp.variant == FCLS:
+            return {"profile": pick("cls_", extra=("lr_step_epochs",))}
+        if exp.variant in _GANS or exp.variant.startswith("Comp-GAN w/o"):
+            return {"profile": pick("gan_", extra=("label_maps", "lam", "mu", "gamma", "per_source"))}
+        return {"profile": pick("cls_", "rec_", "cnn_", extra=("lr_step_epochs", "n_per_class"))}
+
+    # -- the plan ---------------------------------------------------------------------------------------------
+    def make(self, variant: str, fold: int = 0, seed: int = 0) -> Experiment:
+        P = self.P
+        if variant == "judge":
+            return self.judge_experiment(fold)
+        gan_cost = float(P["gan_steps"]) * 4
+        if variant == FCLS:
+            return Experiment(FCLS, fold, self.seed, cost=float(P["cls_steps"]))
+        if variant in _GANS or variant.startswith("Comp-GAN w/o"):
+            after = [self.make(FCLS, fold)] if variant not in (PIX2PIX, ATTGAN) else []
+            why = ["its losses read F_cls of the same episode"] if after else []
+            if self.judged(fold):
+                after.append(self.make("judge", fold))
+                why.append("its faces are scored by the judge of the episode")
+            cost = gan_cost if after and variant not in (PIX2PIX, ATTGAN) else gan_cost / 4
+            return Experiment(variant, fold, self.seed, after=tuple(after), why=tuple(why), cost=cost)
+        cost = float(P["rec_steps"])
+        if variant == CNN:
+            return Experiment(CNN, fold, seed, cost=cost)
+        name, n = self._recogniser(variant)
+        source = RECOGNISERS[name]
+        if source is None:
+            return Experiment(variant, fold, seed, cost=cost)
+        gan = self.make(source[0], self.main_fold(fold))
+        return Experiment(variant, fold, seed, after=(gan,), why=(f"trains on the faces {source[1]} generates",),
+                          cost=cost)
+
+    def _recogniser(self, variant: str) -> tuple[str, int]:
+        """``(recogniser name, faces per class)`` of a recogniser variant (a curve point names its count)."""
+        if variant in RECOGNISERS:
+            return variant, int(self.P["n_per_class"])
+        for n in self.P["curve"]:
+            if variant == curve_variant(int(n)):
+                return BOTH, int(n)
+        raise ValueError(f"unknown Comp-GAN chapter variant {variant!r}; choose judge, {FCLS}, {GAN}, {NOLOOP_GAN}, "
+                         f"{PIX2PIX}, {ATTGAN}, {CNN} or a recogniser of {list(RECOGNISERS)}")
+
+    @cached_property
+    def curve_fold(self) -> int | None:
+        if not self.P["curve"] or "ER-FE" not in self.P["tasks"]:
+            return None
+        return self.fold_of("ER-FE", self.shots[-1], 0)
+
+    def plan(self) -> Plan:
+        P = self.P
+        runs: list[Experiment] = []
+        recs = [L, P2P, ATT, POSE, EXP, BOTH]
+        for f in range(len(self.layout)):
+            task = self.task(f)
+            main = self.main_fold(f) == f
+            if main:
+                runs += [self.make(FCLS, f), self.make(GAN, f), self.make(PIX2PIX, f), self.make(ATTGAN, f)]
+                if self.judged(f):
+                    runs.append(self.make("judge", f))
+                if task in tuple(P["loop_tasks"]):
+                    runs.append(self.make(NOLOOP_GAN, f))
+            for s in self.seeds:
+                if main:
+                    runs += [self.make(v, f, s) for v in recs]
+                    if task in tuple(P["loop_tasks"]):
+                        runs.append(self.make(NOLOOP, f, s))
+                    if task == "ER-SS":
+                        runs.append(self.make(CNN, f, s))
+                else:
+                    runs += [self.make(v, f, s) for v in P["shot_variants"]]
+                if f == self.curve_fold:
+                    runs += [self.make(curve_variant(int(n)), f, s) for n in P["curve"]
+                             if int(n) != int(P["n_per_class"])]
+        if self.ablation_fold is not None:
+            runs += [self.make(ablation_name(t), self.ablation_fold) for t in P["ablations"]]
+        return Plan(runs)
+
+    def runs(self, *variants: str, folds: list[int] | None = None) -> list[Experiment]:
+        return [e for e in self.experiments if e.variant in variants and (folds is None or e.fold in folds)]
+
+    # -- training ------------------------------------------------------------------------------------------------
+    def _lr_step(self, n_train: int, batch_size: int) -> int:
+        return max(1, int(self.P["lr_step_epochs"]) * max(1, n_train // batch_size))
+
+    def _gan_method(self, variant: str, fold: int) -> Method:
+        P = self.P
+        cfg = self.gan_config
+        if variant == PIX2PIX:
+            return Pix2PixEditor(cfg, lr=float(P["gan_lr"]))
+        if variant == ATTGAN:
+            return AttGANEditor(cfg, lr=float(P["gan_lr"]))
+        drop = ("loop",) if variant == NOLOOP_GAN else ()
+        for t in P["ablations"]:
+            if variant == ablation_name(t):
+                drop = (t,)
+        Fc = self.train(self.make(FCLS, fold)).net
+        return CompGAN(cfg, Fc, lam=dict(P["lam"]), mu=dict(P["mu"]), gamma=tuple(P["gamma"]), drop=drop,
+                       lr=float(P["gan_lr"]))
+
+    def train(self, exp: Experiment) -> Method:
+        P = self.P
+        if exp.variant == "judge":
+            return self.train_judge(exp)
+        train = self.data.fold(exp.fold, self.device)["train"]
+        if exp.variant == FCLS:
+            torch.manual_seed(self.seed + exp.fold)
+            bs = int(P["cls_batch_size"])
+            method = FclsTraining(F_cls(self.fcls_config()), lr=float(P["cls_lr"]), lr_step=self._lr_step(len(train), bs))
+            self.fit(method, exp, train, steps=int(P["cls_steps"]), batch_size=bs, seed=self.seed + exp.fold)
+            method.nets.eval()
+            return method
+        if exp.variant in _GANS or exp.variant.startswith("Comp-GAN w/o"):
+            torch.manual_seed(self.seed + exp.fold)
+            method = self._gan_method(exp.variant, exp.fold)
+            self.fit(method, exp, Quadruples(train, per_source=int(P["per_source"]), seed=self.seed + exp.fold),
+                     steps=int(P["gan_steps"]), batch_size=int(P["gan_batch_size"]), seed=self.seed + exp.fold)
+            method.nets.eval()
+            return method
+        steps, bs = int(P["rec_steps"]), int(P["rec_batch_size"])
+        torch.manual_seed(exp.seed)
+        runtime.seed_everything(exp.seed)
+        if exp.variant == CNN:
+            method = Classifier(SmallCNN(int(P["channels"]), self.K, width=int(P["cnn_width"])), lr=float(P["cnn_lr"]),
+                                decay_steps=steps)
+            self.fit(method, exp, train, steps=steps, batch_size=bs)
+            method.nets.eval()
+            return method
+        data: Any = train
+        fake = self.generated(exp)
+        if fake is not None:
+            data = TensorFaces({"image": torch.cat([train.data["image"].cpu(), fake["image"]]).to(self.device),
+                                "expression": torch.cat([train.data["expression"].cpu(),
+                                                         fake["expression"]]).to(self.device)},
+                               classes=self.data.classes)
+        torch.manual_seed(exp.seed)
+        method = FclsTraining(F_cls(self.fcls_config()), heads=("expression",), lr=float(P["rec_lr"]),
+                              lr_step=self._lr_step(len(train), bs))
+        self.fit(method, exp, data, steps=steps, batch_size=bs)
+        method.nets.eval()
+        return method
+
+    def novel(self, fold: int) -> tuple[str, list[int]]:
+        """``(novel_by, codes)``: the task's novel attribute and the codes of its novel classes in the
+        training set (empty where train holds none: zero-shot tasks and ER-SS)."""
+        split = self.data.splits[fold]
+        by = {"expression": "expression", "view": "view", "subject": "subject"}.get(getattr(split, "novel_by", ""), "")
+        rows = getattr(split, "novel_train", np.zeros(0, np.int64))
+        if not by or not len(rows):
+            return by, []
+        pos = np.flatnonzero(np.isin(split.train, rows))
+        codes = codes_of(self.data.fold(fold, "cpu")["train"].data, "the novel classes")
+        col = {"subject": 0, "expression": 1, "view": 2}[by]
+        return by, sorted(int(c) for c in np.unique(codes[pos, col]))
+
+    def generators(self, variant: str, fold: int) -> dict[str, torch.nn.Module]:
+        """The trained editors of a generator experiment, on the CPU: ``G_Pose`` + ``G_Exp`` or ``G``."""
+        nets = self.train(self.make(variant, self.main_fold(fold))).nets
+        keys = ("G",) if variant in (PIX2PIX, ATTGAN) else ("G_Pose", "G_Exp")
+        return {k: nets[k].cpu().eval() for k in keys}
+
+    def generated(self, exp: Experiment) -> dict[str, torch.Tensor] | None:
+        """The generated faces a recogniser trains on (None for "L.")."""
+        name, n = self._recogniser(exp.variant)
+        source = RECOGNISERS[name]
+        if source is None or n == 0:
+            return None
+        train = self.data.fold(exp.fold, self.device)["train"]
+        by, novel = self.novel(exp.fold)
+        return augment(source[1], self.generators(source[0], exp.fold), train, novel_by=by, novel=novel,
+                       n_per_class=n, seed=1_000 * exp.seed + exp.fold)
+
+    # -- evaluation --------------------------------------------------------------------------------------------
+    def evaluate(self, exp: Experiment, method: Method) -> dict[str, Any]:
+        if exp.variant == "judge":
+            return self.evaluate_judge(exp, method)
+        if exp.variant == FCLS:
+            test = self.data.fold(exp.fold, self.device)["test"]
+            return {"accuracy": evaluate.classify(_Head(method.net, "expression"), test, num_classes=self.K)["accuracy"],
+                    "log": self.log(exp)}
+        if exp.variant in _GANS or exp.variant.startswith("Comp-GAN w/o"):
+            return self._score_gan(exp)
+        test = self.data.fold(exp.fold, self.device)["test"]
+        if exp.variant == CNN:
+            s = evaluate.classify(method.nets["net"], test, num_classes=self.K)
+            return {"accuracy": s["accuracy"], "log": self.log(exp)}
+        net = method.net
+        logits, y = evaluate.predict(_Head(net, "expression"), test)
+        out: dict[str, Any] = {"accuracy": float((logits.argmax(1) == y).double().mean()), "y_true": y,
+                               "y_pred": logits.argmax(1), "log": self.log(exp)}
+        out.update(self._attributes(logits.softmax(1), y, prefix=""))
+        name, _ = self._recogniser(exp.variant)
+        if exp.variant in (POSE, BOTH):
+            out.update(self._pose_normalised(exp, net, y))
+        return out
+
+    def _attributes(self, probs: torch.Tensor, y: torch.Tensor, *, prefix: str) -> dict[str, float]:
+        Y = torch.nn.functional.one_hot(y.long(), self.K).bool()
+        m = metrics.attribute_metrics(Y, metrics.predicted_sets(probs, threshold=float(self.P["set_threshold"])))
+        return {f"{prefix}{k}": v for k, v in m.items()}
+
+    def _pose_normalised(self, exp: Experiment, net: F_cls, y_test: torch.Tensor) -> dict[str, Any]:
+        """"+Front" and "+Combine" (Sec. 5.3 variants 3-4, and "Ours" for ``L.+G(Pose)+G(Exp)``): the real
+        training and test faces turned into every view by the fold's G(Pose), features concatenated."""
+        parts = self.data.fold(exp.fold, self.device)
+        G = self.generators(GAN, exp.fold)["G_Pose"]
+        views = sorted(int(v) for v in torch.unique(parts["train"].data["view"]).tolist())  # G(Pose) knows these
+        front = self.views.index("front") if "front" in self.views else views[0]
+        front = front if front in views else views[0]
+        feats = {}
+        net = net.cpu()
+        for part in ("train", "test"):
+            x = parts[part].data["image"].cpu()
+            posed = to_poses(G, x, parts["train"], views=views, seed=exp.seed + (part == "test"))
+            feats[part] = {"input": evaluate.features(net.features, x, modules=(net,)),
+                           **{v: evaluate.features(net.features, posed[v], modules=(net,)) for v in views}}
+        y_train = parts["train"].data["expression"].cpu()
+        out = {}
+        for name, keys in (("front", [front]), ("combine", ["input", *views])):
+            f_tr = torch.cat([feats["train"][k] for k in keys], 1)
+            f_te = torch.cat([feats["test"][k] for k in keys], 1)
+            predict = evaluate.linear_probe(f_tr, y_train, self.K, steps=int(self.P["probe_steps"]), seed=exp.seed)
+            logits = predict(f_te)
+            out[f"{name}_accuracy"] = float((logits.argmax(1) == y_test).double().mean())
+            out.update(self._attributes(logits.softmax(1), y_test, prefix=f"{name}_"))
+        return out
+
+    def test_edits(self, fold: int, n: int, kind: str) -> dict[str, Any]:
+        """Up to ``n`` test faces of ``fold`` with random targets (another expression and/or view, as ``kind``
+        changes), references from the training faces and, on the synthetic world, the true face."""
+        parts = self.data.fold(fold, "cpu")
+        test, train = parts["test"], parts["train"]
+        tc, rc = codes_of(test.data, "the judge's edits"), codes_of(train.data, "the judge's edits")
+        rng = np.random.default_rng(20_000 + fold)
+        rows = rng.permutation(len(tc))[:n]
+        exprs, views = np.unique(rc[:, 1]), np.unique(rc[:, 2])
+        changes = CHANGES[kind]
+        et = np.array([rng.choice(exprs[exprs != tc[r, 1]]) if "expression" in changes else tc[r, 1] for r in rows])
+        pt = np.array([rng.choice(views[views != tc[r, 2]]) if "pose" in changes else tc[r, 2] for r in rows])
+        refs = np.array([pick_references(rc, kind, tc[r, 0], tc[r, 1], tc[r, 2], e, p, rng)
+                         for r, e, p in zip(rows, et, pt)]).reshape(-1, 3)
+        img = train.data["image"]
+        out = {"source": test.data["image"][torch.from_numpy(rows)], "et": torch.from_numpy(et),
+               "pt": torch.from_numpy(pt), "ref_pose": img[torch.from_numpy(refs[:, 0])],
+               "ref_exp": img[torch.from_numpy(refs[:, 1])], "ref_both": img[torch.from_numpy(refs[:, 2])],
+               "subjects": tc[rows, 0], "rows": self.data.splits[fold].test[rows]}
+        out["truth"] = self._truth(out["rows"], et, pt)
+        return out
+
+    def _truth(self, rows: np.ndarray, et: np.ndarray, pt: np.ndarray) -> torch.Tensor | None:
+        ds = self.data.dataset
+        if not hasattr(ds, "counterfactual"):
+            return None
+        from fer_core.data.synthetic import VIEWS
+
+        yaw = np.array([VIEWS[self.views[int(p)]][0] for p in pt])
+        pitch = np.array([VIEWS[self.views[int(p)]][1] for p in pt])
+        return ds.counterfactual(rows, expression=et, yaw=yaw, pitch=pitch).cpu()
+
+    def _score_gan(self, exp: Experiment) -> dict[str, Any]:
+        """A generator's faces on the fold's test faces, read by the judge (judged folds), and the figures' examples."""
+        P = self.P
+        nets = self.generators(exp.variant, exp.fold)
+        kinds = ("Pix2Pix",) if exp.variant == PIX2PIX else ("AttGAN",) if exp.variant == ATTGAN else \
+            ("G(Pose)", "G(Exp)", "G(Pose)+G(Exp)")
+        out: dict[str, Any] = {"log": self.log(exp), "kinds": list(kinds)}
+        for kind in kinds:
+            e = self.test_edits(exp.fold, int(P["n_pairs"]), kind)
+            fake = edit(kind, nets, e["source"], ref_pose=e["ref_pose"], ref_exp=e["ref_exp"], ref_both=e["ref_both"],
+                        et=e["et"], pt=e["pt"])
+            r: dict[str, Any] = {"n": len(fake)}
+            if e["truth"] is not None:
+                r.update(l1=float((fake.clamp(-1, 1) - e["truth"]).abs().mean()),
+                         copy_l1=float((e["source"] - e["truth"]).abs().mean()))
+            if self.judged(exp.fold):
+                judge = self.judge(exp.fold)
+                r["judge"] = judge.score(fake, source=e["source"], subjects=e["subjects"], expression=e["et"],
+                                         pose=e["pt"], truth=e["truth"])
+                r["judge_expression"] = judge.expression(fake)
+                r["judge_pose"] = judge.view(fake)
+                r["identity_cosine"] = torch.nn.functional.cosine_similarity(
+                    judge.identity_features(e["source"]), judge.identity_features(fake), dim=1)
+                r["et"], r["pt"] = e["et"], e["pt"]
+                m = min(len(fake), int(P["n_embed"]))
+                r["embed"] = {"source": judge.identity_features(e["source"][:m]),
+                              "fake": judge.identity_features(fake[:m]), "subjects": torch.as_tensor(e["subjects"][:m])}
+                if e["truth"] is not None:
+                    r["judge_truth"] = judge.score(e["truth"], source=e["source"], subjects=e["subjects"],
+                                                   expression=e["et"], pose=e["pt"])
+            k = int(P["n_show"])
+            r["examples"] = torch.stack([e["source"][:k], e["ref_both" if kind == "Pix2Pix" else
+                                                          "ref_pose" if kind == "G(Pose)" else "ref_exp"][:k],
+                                         fake[:k]] + ([e["truth"][:k]] if e["truth"] is not None else []), 1)
+            out[kind] = r
+        if exp.variant not in (PIX2PIX, ATTGAN):
+            out["algorithm1"] = self._algorithm1_examples(exp.fold, nets, int(P["n_show"]))
+        return out
+
+    def _algorithm1_examples(self, fold: int, nets: Mapping[str, torch.nn.Module], n: int) -> dict[str, Any]:
+        """Algorithm 1 on up to ``n`` test faces with references of one training identity (Fig. 7's layout)."""
+        parts = self.data.fold(fold, "cpu")
+        tc, rc = codes_of(parts["test"].data, "Algorithm 1"), codes_of(parts["train"].data, "Algorithm 1")
+        where = {tuple(c): i for i, c in enumerate(rc)}
+        rng = np.random.default_rng(30_000 + fold)
+        src, refs = [], {k: [] for k in REFERENCES}
+        labels = {k: [] for k in ("ps", "pt", "es", "et")}
+        ids = np.unique(rc[:, 0])
+        for r in rng.permutation(len(tc)):
+            i, es, ps = tc[r]
+            et = int(rng.choice(np.unique(rc[:, 1])[np.unique(rc[:, 1]) != es]))
+            pt = int(rng.choice(np.unique(rc[:, 2])[np.unique(rc[:, 2]) != ps]))
+            for ir in rng.permutation(ids[ids != i]):
+                want = {("pt", "es"): (ir, es, pt), ("ps", "et"): (ir, et, ps), ("pt", "et"): (ir, et, pt),
+                        ("ps", "es"): (ir, es, ps)}
+                if all(w in where for w in want.values()):
+                    src.append(r)
+                    for k, w in want.items():
+                        refs[k].append(where[w])
+                    for k, v in zip(("ps", "pt", "es", "et"), (ps, pt, es, et)):
+                        labels[k].append(int(v))
+                    break
+            if len(src) >= n:
+                break
+        if not src:
+            return {}
+        img = parts["train"].data["image"]
+        x = parts["test"].data["image"][torch.as_tensor(src)]
+        R = {k: img[torch.as_tensor(v)] for k, v in refs.items()}
+        lab = {k: torch.as_tensor(v) for k, v in labels.items()}
+        with evaluate.eval_mode(*nets.values()):
+            fakes = algorithm1(nets["G_Pose"], nets["G_Exp"], x, R, lab if self.gan_config.label_maps else None)
+        rows = self.data.splits[fold].test[np.asarray(src)]
+        truth = {}
+        if hasattr(self.data.dataset, "counterfactual"):
+            for p, e in (("pt", "es"), ("ps", "et"), ("pt", "et")):
+                truth[f"(it,{p},{e})"] = self._truth(rows, lab[e].numpy(), lab[p].numpy())
+        return {"source": x, "references": {f"(ir,{p},{e})": v for (p, e), v in R.items()},
+                "fakes": {t: fakes[t].float() for t in TAGS}, "truth": truth, "labels": lab,
+                "subjects": tc[np.asarray(src), 0]}
+
+    # -- the chapter's tables ------------------------------------------------------------------------------------
+    def values(self) -> pd.DataFrame:
+        """One row per recognition result: ``variant`` (the Tables' names; on the extra shot folds
+        ``"<name> (k-shot)"``), ``task``, ``shots``, ``fold`` (the main fold of the episode: what claims pair
+        on), ``seed`` and the metrics; the derived rows +Front, +Combine and Comp-GAN; the gains per shot
+        count; the judge's identity reading of Comp-GAN's and Pix2Pix's faces."""
+        rows = []
+        recs = [*RECOGNISERS, CNN, *(curve_variant(int(n)) for n in self.P["curve"])]
+        for e in self.runs(*recs):
+            r = self.result(e)
+            task, shots, _ = self.layout[e.fold]
+            base = {"task": task, "shots": shots, "fold": self.main_fold(e.fold), "seed": e.seed}
+            main = self.main_fold(e.fold) == e.fold
+            name = lambda v: v if main or v.startswith(f"{BOTH} (n=") else shot_variant(v, shots)  # noqa: E731
+            keys = ("accuracy", "mA", "acc", "prec", "rec", "F1")
+            rows.append({"variant": name(e.variant), **base, **{k: r.get(k, math.nan) for k in keys}})
+            derived = {POSE: (("front", FRONT), ("combine", COMBINE)), BOTH: (("combine", OURS),)}.get(e.variant, ())
+            for prefix, v in derived:
+                rows.append({"variant": name(v), **base, "accuracy": r[f"{prefix}_accuracy"],
+                             **{k: r.get(f"{prefix}_{k}", math.nan) for k in keys[1:]}})
+        df = pd.DataFrame(rows)
+        extra = []
+        if len(df):
+            for s in self.shots:
+                for t in FEW_SHOT:
+                    a = df[(df.variant == (BOTH if s == self.shots[0] else shot_variant(BOTH, s))) & (df.task == t)]
+                    b = df[(df.variant == (L if s == self.shots[0] else shot_variant(L, s))) & (df.task == t)]
+                    d = (a.set_index(["fold", "seed"]).accuracy - b.set_index(["fold", "seed"]).accuracy).dropna()
+                    extra += [{"variant": gain(s), "task": t, "shots": s, "fold": k, "seed": sd, "gain": v}
+                              for (k, sd), v in d.items()]
+        for e in self.runs(GAN, PIX2PIX):
+            if not self.judged(e.fold):
+                continue
+            r = self.result(e)
+            kind = "G(Pose)+G(Exp)" if e.variant == GAN else "Pix2Pix"
+            extra.append({"variant": f"identity | {'Comp-GAN' if e.variant == GAN else 'Pix2Pix'}",
+                          "task": self.task(e.fold), "fold": e.fold, "seed": self.seed,
+                          "identity_tar": r[kind]["judge"].get("identity_tar", math.nan)})
+        return pd.concat([df, pd.DataFrame(extra)], ignore_index=True)
+
+    def _cell(self, v: pd.DataFrame, name: str, task: str | None = None, col: str = "accuracy") -> str:
+        sel = v[(v.variant == name) & ((v.task == task) if task is not None else True)][col].dropna()
+        return metrics.mean_std(sel.tolist(), scale=100)
+
+    def table(self, names: tuple[str, ...], paper: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
+        """Accuracy (%) of ``names`` per task, mean ± std over episodes and seeds, with the paper's numbers."""
+        v = self.values()
+        rows = []
+        for name in names:
+            row = {"method": name, **{t: self._cell(v, name, t) for t in self.P["tasks"]}}
+            row["mean"] = self._cell(v, name)
+            row["paper (mean of six)"] = round(float(np.mean(list(paper[name].values()))), 2) if name in paper else math.nan
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("method")
+
+    def table4(self) -> pd.DataFrame:
+        """Table 4: the recogniser with each augmenter's faces over the six tasks."""
+        return self.table((L, P2P, ATT, POSE, EXP, BOTH, OURS), PAPER_TABLE_4)
+
+    def table5(self) -> pd.DataFrame:
+        """Table 5: Comp-GAN's variants over the six tasks."""
+        names = (L, POSE, FRONT, COMBINE, EXP, BOTH, OURS) + ((NOLOOP,) if self.P["loop_tasks"] else ())
+        return self.table(names, PAPER_TABLE_5)
+
+    def table6(self) -> pd.DataFrame:
+        """Table 6: accuracy (%) at each shot count on the few-shot tasks, with the paper's."""
+        v = self.values()
+        rows = []
+        for name in (L, POSE, EXP, BOTH, OURS):
+            row: dict[str, Any] = {"method": name}
+            for t in FEW_SHOT:
+                if t not in self.P["tasks"]:
+                    continue
+                for i, s in enumerate(self.shots):
+                    label = name if s == self.shots[0] else shot_variant(name, s)
+                    row[f"{t} {s}-shot"] = self._cell(v, label, t)
+                    if name in PAPER_TABLE_6 and s in (1, 3, 5):
+                        row[f"{t} {s}-shot (paper)"] = PAPER_TABLE_6[name][t][(1, 3, 5).index(s)]
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("method")
+
+    def table7(self) -> pd.DataFrame:
+        """Table 7: the five metrics of Eqs. (14)-(18) under ER-FE at the fewest shots (%)."""
+        v = self.values()
+        v = v[v.task == "ER-FE"]
+        rows = []
+        for name in (L, POSE, EXP, BOTH, ATT, OURS):
+            row = {"method": name, **{m: self._cell(v, name, "ER-FE", c) for m, c in
+                                      (("Acc.", "acc"), ("mA.", "mA"), ("Pre.", "prec"), ("Rec.", "rec"), ("F1.", "F1"))}}
+            paper = PAPER_TABLE_7.get(name)
+            row["paper (Acc./mA./Pre./Rec./F1.)"] = " / ".join(f"{x:.1f}" for x in paper) if paper else "-"
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("method")
+
+    def curve(self) -> pd.DataFrame:
+        """Accuracy on ER-FE (most shots) against the generated faces per novel class (Sec. 5.4)."""
+        if self.curve_fold is None:
+            return pd.DataFrame(columns=["n", "accuracy", "std", "runs", "paper"])
+        v = self.values()
+        s = self.shots[-1]
+        rows = []
+        for n in sorted({0, *(int(x) for x in self.P["curve"])}):
+            name = shot_variant(L, s) if n == 0 else (shot_variant(BOTH, s) if n == int(self.P["n_per_class"])
+                                                      else curve_variant(n))
+            sel = v[(v.variant == name) & (v.task == "ER-FE")].accuracy.dropna()
+            rows.append({"n": n, "accuracy": sel.mean(), "std": sel.std(ddof=1) if len(sel) > 1 else math.nan,
+                         "runs": len(sel), "paper": PAPER_CURVE.get(n, math.nan) / 100})
+        return pd.DataFrame(rows)
+
+    def judge_table(self) -> pd.DataFrame:
+        """The judge on each augmenter's edits of test faces (judged folds), with the true faces' reading."""
+        rows = []
+        for e in self.runs(*_GANS):
+            if not self.judged(e.fold):
+                continue
+            r = self.result(e)
+            for kind in r["kinds"]:
+                j = r[kind]["judge"]
+                t = r[kind].get("judge_truth", {})
+                rows.append({"task": self.task(e.fold), "generator": e.variant.replace(" (G)", ""), "edit": kind,
+                             "target expression": j.get("target_expression"),
+                             "target view": j.get("target_pose"), "identity TAR": j.get("identity_tar"),
+                             "identity TAR (true faces)": t.get("identity_tar", math.nan),
+                             "L1 to true face": r[kind].get("l1", math.nan),
+                             "copy L1": r[kind].get("copy_l1", math.nan)})
+        return pd.DataFrame(rows)
+
+    def gates(self) -> pd.DataFrame:
+        """The checks before any claim: L. against the plain CNN on ER-SS; G(Exp) and G(Pose) read by the judge."""
+        v = self.values()
+        acc = lambda m: float(v[(v.variant == m) & (v.task == "ER-SS")].accuracy.mean())  # noqa: E731
+        jt = self.judge_table()
+        own = jt[jt.generator == "Comp-GAN"]
+        g = lambda kind, col: float(own[own.edit == kind][col].mean()) if len(own) else math.nan  # noqa: E731
+        rows = [("L. (no augmentation) at least as accurate as the plain CNN on ER-SS", f"{acc(L):.1%}",
+                 f"{acc(CNN):.1%} (plain CNN)", acc(L) >= acc(CNN)),
+                ("judge reads the target expression in G(Exp)'s faces", f"{g('G(Exp)', 'target expression'):.1%}",
+                 ">= 70%", g("G(Exp)", "target expression") >= 0.70),
+                ("judge reads the target view in G(Pose)'s faces", f"{g('G(Pose)', 'target view'):.1%}", ">= 70%",
+                 g("G(Pose)", "target view") >= 0.70)]
+        for kind in ("G(Exp)", "G(Pose)"):
+            tar, ceiling = g(kind, "identity TAR"), g(kind, "identity TAR (true faces)")
+            rows.append((f"identity kept by {kind}: judge's TAR of edited vs source faces", f"{tar:.1%}",
+                         f">= half the true faces' ({ceiling:.1%})", tar >= 0.5 * ceiling))
+            l1, c = g(kind, "L1 to true face"), g(kind, "copy L1")
+            rows.append((f"{kind}'s face closer to the true face than a copy of the input", f"{l1:.3f} (L1)",
+                         f"< {c:.3f} (copy)", l1 < c))
+        return pd.DataFrame(rows, columns=["check", "this run", "target", "passes"]).set_index("check")
+
+    def preservation(self) -> pd.DataFrame:
+        """Figs. 13-15: per target class, the share of edited faces the judge reads as the target expression
+        (Fig. 13) or view (Fig. 14), and the identity cosine to the source (Fig. 15), per generator."""
+        rows = []
+        for e in self.runs(GAN, PIX2PIX, ATTGAN):
+            if not self.judged(e.fold):
+                continue
+            r = self.result(e)
+            for kind in r["kinds"]:
+                k = r[kind]
+                for what, got, target in (("expression", k["judge_expression"], k["et"]),
+                                          ("view", k["judge_pose"], k["pt"])):
+                    for c in torch.unique(target).tolist():
+                        m = target == c
+                        name = self.data.classes[c] if what == "expression" else self.views[c]
+                        rows.append({"generator": kind, "attribute": what, "class": name,
+                                     "value": float((got[m] == c).double().mean()), "n": int(m.sum())})
+                for c in torch.unique(k["et"]).tolist():
+                    m = k["et"] == c
+                    rows.append({"generator": kind, "attribute": "identity cosine", "class": self.data.classes[c],
+                                 "value": float(k["identity_cosine"][m].mean()), "n": int(m.sum())})
+        return pd.DataFrame(rows)
+
+    def embedding(self, fold: int | None = None) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
+        """Fig. 18's points: the judge's identity features of test faces and of their G(Pose) and G(Exp)
+        edits (first judged fold): ``(features (N, D), identity (N,), kind (N,), is_generated (N,))``."""
+        fold = fold if fold is not None else next(f for f in self.main_folds if self.judged(f))
+        r = self.result(GAN, fold)
+        feats, ids, kinds, gen = [], [], [], []
+        for kind in ("G(Pose)", "G(Exp)"):
+            em = r[kind]["embed"]
+            for name, f in (("source", em["source"]), ("fake", em["fake"])):
+                feats.append(f)
+                ids.append(em["subjects"].numpy())
+                kinds += [kind] * len(f)
+                gen += [name == "fake"] * len(f)
+        return torch.cat(feats), np.concatenate(ids), np.asarray(kinds), np.asarray(gen)
+
+    def claims(self):
+        shots = (self.shots[0], self.shots[-1]) if len(self.shots) > 1 and any(t in self.P["tasks"] for t in FEW_SHOT) \
+            else None
+        identity = any(self.judged(f) for f in self.main_folds)
+        return claims(loop=bool(self.P["loop_tasks"]), shots=shots, identity=identity)
+
+    def ledger(self) -> tuple[Ledger, pd.DataFrame]:
+        """The claims ledger, paired over episode and seed (resampled splits: the corrected interval)."""
+        ss = [self.data.splits[f] for f in self.main_folds]
+        return tables.ledger(self.values(), self.claims(), replicates=tables.fold_ratio(ss))
+
+    def paper_comparison(self) -> pd.DataFrame:
+        """"Paper reports / this run": Tables 4-5 per task, and Table 7."""
+        v = self.values()
+        rows = []
+        for name in (L, P2P, ATT, POSE, EXP, BOTH, OURS):
+            paper = PAPER_TABLE_5.get(name) or PAPER_TABLE_4[name]
+            for t in self.P["tasks"]:
+                rows.append(("4-5 (accuracy, %)", f"{name}, {t}", f"{paper[t]:.2f}", self._cell(v, name, t)))
+        for name, vals in PAPER_TABLE_7.items():
+            rows.append(("7 (ER-FE F1, %)", name, f"{vals[4]:.2f}", self._cell(v[v.task == "ER-FE"], name, "ER-FE", "F1")))
+        return tables.paper_vs_run([dict(zip(("table", "row", "paper", "this run"), r)) for r in rows],
+                                   paper="paper (F2ED, 54 classes)",
+                                   run=f"this run ({self.data.key}, profile {self.profile_name})")
+
+
+class _Head(torch.nn.Module):
+    """One head of F_cls as a plain ``(B, K)`` logits network (for :mod:`fer_core.evaluate`)."""
+
+    def __init__(self, net: F_cls, head: str):
+        super().__init__()
+        self.net, self.head = net, head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)[self.head]
+

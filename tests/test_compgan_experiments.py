@@ -1,0 +1,103 @@
+"""The Comp-GAN chapter's plan on a tiny configuration: folds and shots, declared dependencies, the
+tables, the gates, the judge's independence and the ledger."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fer_core.methods.compgan.experiments import FCLS, GAN, NOLOOP_GAN, PIX2PIX, CompGANStudy, fold_layout
+from fer_core.methods.compgan.paper import BOTH, CNN, COMBINE, FRONT, L, NOLOOP, OURS, POSE, shot_variant
+from fer_core.profiles import PROFILES
+from fer_core.results import ResultStore
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TINY = dict(PROFILES["compgan"]["smoke"], tasks=("ER-SS", "ER-FE"), n_identities=5, n_classes=4, n_pairs=8,
+            n_show=2, n_embed=6, curve=())
+
+
+def _study(root, P=TINY, **kw):
+    return CompGANStudy(P, CompGANStudy.build_data(P, seed=0), device="cpu",
+                        store=ResultStore("compgan", root=root / "results"), run_root=root / "runs", progress=False,
+                        **kw)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("compgan")
+    study = _study(root)
+    study.run_all(workers=1)
+    return study, root
+
+
+def test_profiles_define_every_setting_and_enough_replicates():
+    smoke, small, paper = (PROFILES["compgan"][k] for k in ("smoke", "small", "paper"))
+    assert set(smoke) == set(small) == set(paper)
+    assert paper["gan_lr"] == 2e-4 and paper["cls_lr"] == 0.01 and paper["gan_batch_size"] == 64
+    assert paper["size"] == 128 and paper["n_classes"] == 54 and paper["shots"] == (1, 3, 5)
+    # claims pool the six tasks: episodes x seeds x tasks replicates
+    assert len(small["tasks"]) * small["n_episodes"] * len(small["seeds"]) >= 10
+
+
+def test_folds_grow_by_real_shots_only(tiny):
+    study, _ = tiny
+    assert study.layout == fold_layout(TINY) == [("ER-SS", 0, 0), ("ER-FE", 1, 0), ("ER-FE", 3, 0)]
+    one, three = (study.data.splits[study.fold_of("ER-FE", s)] for s in (1, 3))
+    assert set(one.train) < set(three.train) and np.array_equal(one.test, three.test)
+    assert len(set(three.train) - set(one.train)) == 2 * len(one.novel)  # two more shots per novel expression
+    assert study.main_fold(study.fold_of("ER-FE", 3)) == study.fold_of("ER-FE", 1)
+    for s in study.data.splits:
+        assert not set(s.train) & set(s.test)
+
+
+def test_plan_declares_what_each_experiment_needs(tiny):
+    study, _ = tiny
+    ss, fe3 = study.fold_of("ER-SS"), study.fold_of("ER-FE", 3)
+    gan = study.experiments.get(GAN, ss)
+    assert {d.variant for d in gan.after} == {FCLS, "judge"}
+    assert study.experiments.get(PIX2PIX, ss).after == (study.make("judge", ss),)
+    rec = study.experiments.get(BOTH, fe3, 0)
+    assert rec.after == (study.make(GAN, study.fold_of("ER-FE", 1)),)
+    assert study.experiments.get(L, ss, 0).after == ()
+    assert study.experiments.get(NOLOOP, ss, 0).after == (study.make(NOLOOP_GAN, ss),)
+    with pytest.raises(ValueError, match="unknown Comp-GAN chapter variant"):
+        study.make("L.+CycleGAN", ss)
+
+
+def test_results_are_cached(tiny):
+    study, root = tiny
+    again = _study(root)
+    again.run_all(workers=1)
+    assert not again.computed  # every result came from the store
+    assert again.result(L, 0, 0)["accuracy"] == study.result(L, 0, 0)["accuracy"]
+
+
+def test_tables_gates_and_ledger(tiny):
+    study, _ = tiny
+    v = study.values()
+    assert {L, BOTH, OURS, POSE, FRONT, COMBINE, CNN, shot_variant(L, 3)} <= set(v.variant)
+    t4 = study.table4()
+    assert list(t4.columns[:2]) == ["ER-SS", "ER-FE"] and OURS in t4.index
+    assert "ER-FE 3-shot" in study.table6().columns
+    assert set(study.table7().columns[:5]) == {"Acc.", "mA.", "Pre.", "Rec.", "F1."}
+    gates = study.gates()
+    assert gates.passes.dtype == bool and len(gates) == 7
+    ledger, per_rep = study.ledger()
+    texts = [r.claim.text for r in ledger.results]
+    assert any("closed-loop" in t for t in texts) and any("More shots" in t for t in texts)
+    assert any("identity" in t for t in texts) and len(per_rep)
+    assert {"generator", "attribute", "class", "value"} <= set(study.preservation().columns)
+    feats, ids, kinds, gen = study.embedding()
+    assert len(feats) == len(ids) == len(kinds) == len(gen) and gen.any() and (~gen).any()
+
+
+def test_judge_shares_no_weights_with_F_cls(tiny):
+    study, _ = tiny
+    ss = study.fold_of("ER-SS")
+    judge = study.judge(ss)
+    fcls = study.train(study.make(FCLS, ss)).net
+    ours = {p.data_ptr() for p in fcls.parameters()}
+    theirs = {p.data_ptr() for net in judge.nets.values() for p in net.parameters()}
+    assert ours and theirs and not ours & theirs
+    assert type(judge.nets["expression"]).__name__ != type(fcls).__name__
