@@ -379,12 +379,14 @@ def test_inspect_class_folders_with_subjects_and_the_fesr_minimum(tmp_path):
     report = inspect_dataset(few)
     assert report.subjects_known and len(report.per_subject) == 3
     assert report.chapters == [("data", "")] and any("at least 10 subjects" in n for n in report.notes)
+    assert any("compare chapter needs subject ids" in n for n in report.notes)
     assert format_report(report).splitlines()[-1].startswith("run        fer book --only data --data-root")
     people = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett")
     many = fx.make_classfolder(tmp_path / "many", people=people, per_person=1)
     (many / "classfolder.json").write_text(json.dumps({"subject_pattern": "^([a-z]+)_"}))
     report = inspect_dataset(many)
-    assert report.chapters == [("data", ""), ("fesr", ""), ("jesrl", "")] and "--only fesr" in report.command
+    assert report.chapters == [("data", ""), ("fesr", ""), ("jesrl", ""), ("compare", "")]
+    assert "--only fesr" in report.command
     assert any("groupgan chapter needs expression sequences" in n for n in report.notes)
     assert any("fapegan chapter needs faces in several views" in n for n in report.notes)
 
@@ -400,7 +402,7 @@ def test_inspect_fesr_needs_subjects_with_several_expressions(tmp_path):
     (root / "classfolder.json").write_text(json.dumps({"subject_pattern": "^([a-z]+)_"}))
     report = inspect_dataset(root)
     assert report.ok and len(report.per_subject) == 10 and report.versatile_subjects == 0
-    assert report.chapters == [("data", ""), ("jesrl", "")]  # JESRL needs no person in two expressions
+    assert report.chapters == [("data", ""), ("jesrl", ""), ("compare", "")]  # no two-expression person needed
     assert any("every subject shows one" in n for n in report.notes)
 
 

@@ -46,6 +46,9 @@ CHAPTERS: dict[str, str] = {
     "groupgan": "expression sequences (weak and peak frames, e.g. CK+ or Oulu-CASIA) with subject ids for its folds",
     "fapegan": "expression labels and several views (F2ED-style folders) for its pose-transfer tasks",
     "compgan": "expression labels, subject ids and several views (F2ED-style folders) for its six few-shot tasks",
+    "compare": "expression labels and subject ids for its subject-independent folds; sequences (weak frames) and "
+               "several views (an unseen pose) where the dataset has them (else those conditions and methods are "
+               "left out)",
     "reproducibility": "the data_root the chapters ran on: the page reads their stored results, it trains nothing",
 }
 
@@ -295,6 +298,10 @@ def usable_chapters(report: InspectReport) -> list[tuple[str, str]]:
     else:
         report.notes.append("the compgan chapter needs faces in several views with subject ids (an F2ED-style "
                             "folder).")
+    if report.subjects_known and len(report.per_subject) >= int(get_profile("compare", "small")["folds"]):
+        out.append(("compare", ""))
+    else:
+        report.notes.append("the compare chapter needs subject ids for its subject-independent folds.")
     return out
 
 
