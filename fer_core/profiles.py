@@ -205,11 +205,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # GroupGAN's BaseNet); the same plain CNN (cnn_width, lr, steps, batch_size) then trains per fold and seed on
     # the real faces plus aug_ratio generated faces per real one. folds x seeds are the replicates of every claim;
     # n_edit test faces per fold are edited for the judge, n_frechet faces per set enter each Fréchet distance;
+    # compgan_batch_size: Algorithm 1's tuples per step (8 faces each: about as many faces per step as the others');
     # nuisance / idiosyncrasy: a lab-like world (CK+ and Oulu-CASIA are recorded in a lab), as GroupGAN's chapter.
     "compare": {
         "smoke": dict(size=32, channels=3, n_identities=6, n_frames=6, weak_frames=(2,), nuisance=0.3, idiosyncrasy=0.5,
                       seen_views=("half_left", "front"), unseen_view="half_right", folds=2, seeds=(0,),
-                      methods=("FESR", "JESRL", "FaPE-GAN", "GroupGAN"), cnn_width=4, lr=3e-3, steps=4,
+                      methods=("FESR", "JESRL", "FaPE-GAN", "GroupGAN", "Comp-GAN"), cnn_width=4, lr=3e-3, steps=4,
                       batch_size=16, aug_ratio=0.5, gan_steps=2, gan_batch_size=4, judge_steps=3,
                       judge_batch_size=16, judge_width=4, judge_id_widths=(4, 4, 8, 8), n_edit=12, n_frechet=64,
                       n_show=4, fesr_width=4, fesr_latent_dim=16, fesr_d_z=(16, 8, 4), fesr_lr=5e-4,
@@ -217,23 +218,25 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       jesrl_c_fc=(8, 8), jesrl_lambdas=(10.0, 0.0, 5.0, 5.0), jesrl_lr=2e-4, jesrl_lr_C=3e-3,
                       jesrl_pairs=4, fape_width=4, fape_lam=100.0, fape_lr=2e-4, groupgan_width=4,
                       groupgan_basenet="plain", groupgan_fc=(64, 32), groupgan_adv=2e-3, groupgan_gamma_G=1e-2,
-                      groupgan_lr=2e-4, groupgan_lr_C=5e-4, compgan_width=4, compgan_cls_steps=2, compgan_lr=2e-4),
+                      groupgan_lr=2e-4, groupgan_lr_C=5e-4, compgan_width=4, compgan_cls_steps=2, compgan_lr=2e-4,
+                      compgan_batch_size=2),
         "small": dict(size=32, channels=3, n_identities=30, n_frames=8, weak_frames=(2, 3), nuisance=0.3,
                       idiosyncrasy=0.5,
                       seen_views=("half_left", "front", "half_right"), unseen_view="bird", folds=5, seeds=(0, 1),
-                      methods=("FESR", "JESRL", "FaPE-GAN", "GroupGAN"), cnn_width=8, lr=3e-3, steps=200,
-                      batch_size=32, aug_ratio=0.5, gan_steps=60, gan_batch_size=16, judge_steps=150,
+                      methods=("FESR", "JESRL", "FaPE-GAN", "GroupGAN", "Comp-GAN"), cnn_width=8, lr=3e-3, steps=200,
+                      batch_size=32, aug_ratio=0.5, gan_steps=60, gan_batch_size=16, judge_steps=250,
                       judge_batch_size=32, judge_width=8, judge_id_widths=(8, 16, 32, 32), n_edit=64, n_frechet=500,
                       n_show=6, fesr_width=8, fesr_latent_dim=32, fesr_d_z=(32, 16, 8), fesr_lr=5e-4,
                       fesr_lambda_rec=100.0, fesr_lambda_cls=3.0, jesrl_width=4, jesrl_vgg_width=4, jesrl_c_fuse=16,
                       jesrl_c_fc=(32, 32), jesrl_lambdas=(10.0, 0.0, 5.0, 5.0), jesrl_lr=2e-4, jesrl_lr_C=3e-3,
                       jesrl_pairs=8, fape_width=8, fape_lam=100.0, fape_lr=2e-4, groupgan_width=8,
                       groupgan_basenet="plain", groupgan_fc=(128, 64), groupgan_adv=2e-3, groupgan_gamma_G=1e-2,
-                      groupgan_lr=2e-4, groupgan_lr_C=5e-4, compgan_width=8, compgan_cls_steps=100, compgan_lr=2e-4),
+                      groupgan_lr=2e-4, groupgan_lr_C=5e-4, compgan_width=8, compgan_cls_steps=100, compgan_lr=2e-4,
+                      compgan_batch_size=4),
         "paper": dict(size=128, channels=3, n_identities=118, n_frames=16, weak_frames=(5, 6, 7), nuisance=0.3,
                       idiosyncrasy=0.5,
                       seen_views=("half_left", "front", "half_right"), unseen_view="bird", folds=10, seeds=(0, 1),
-                      methods=("FESR", "JESRL", "FaPE-GAN", "GroupGAN"), cnn_width=32, lr=1e-3, steps=3000,
+                      methods=("FESR", "JESRL", "FaPE-GAN", "GroupGAN", "Comp-GAN"), cnn_width=32, lr=1e-3, steps=3000,
                       batch_size=64, aug_ratio=1.0, gan_steps=20000, gan_batch_size=32, judge_steps=3000,
                       judge_batch_size=64, judge_width=32, judge_id_widths=(32, 64, 128, 128), n_edit=500,
                       n_frechet=2000, n_show=6, fesr_width=64, fesr_latent_dim=64, fesr_d_z=(64, 32, 16), fesr_lr=1e-4,
@@ -241,7 +244,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       jesrl_c_fc=(4096, 4096), jesrl_lambdas=(10.0, 0.0, 5.0, 5.0), jesrl_lr=2e-4, jesrl_lr_C=1e-3,
                       jesrl_pairs=10, fape_width=64, fape_lam=10.0, fape_lr=2e-4, groupgan_width=32,
                       groupgan_basenet="vgg13", groupgan_fc=(512, 256), groupgan_adv=2e-3, groupgan_gamma_G=1e-2,
-                      groupgan_lr=1e-4, groupgan_lr_C=1e-4, compgan_width=64, compgan_cls_steps=3000, compgan_lr=2e-4),
+                      groupgan_lr=1e-4, groupgan_lr_C=1e-4, compgan_width=64, compgan_cls_steps=3000, compgan_lr=2e-4,
+                      compgan_batch_size=8),
     },
 }
 

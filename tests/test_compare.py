@@ -150,3 +150,25 @@ def test_the_reproducibility_report_finds_the_comparison_ledger():
     from fer_core.methods.reproducibility import chapter_studies
 
     assert [name for name, _ in chapter_studies(["compare"])] == ["compare"]
+
+
+def test_groupgan_trains_its_plain_basenet_with_its_own_optimisers(tiny):
+    from fer_core.methods.compare.adapters import PlainBaseNet
+    from fer_core.train import StepContext
+
+    study, _ = tiny
+    a = adapter("GroupGAN")
+    torch.manual_seed(0)
+    method = a.build(study, 0)
+    net = method.nets["C"]
+    assert isinstance(net, PlainBaseNet)
+    owned = {id(p) for name in ("E", "C") for g in method.optimizers[name].param_groups for p in g["params"]}
+    assert owned == {id(p) for p in net.parameters()}  # no weight of the replaced torchvision BaseNet is stepped
+    ds = a.train_set(study, 0)
+    batch = ds.__getitems__(list(range(4)))
+    before = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    method.step(batch, StepContext(device=torch.device("cpu"), amp=False, _optimizers=method.optimizers))
+    after = net.state_dict()
+    assert not torch.equal(before["trunk.0.0.0.weight"], after["trunk.0.0.0.weight"])  # E learns (Eq. 13)
+    assert not torch.equal(before["classifier.weight"], after["classifier.weight"])  # and C
+    assert net.E(batch["image"]).shape == (4, TINY["groupgan_fc"][-1])

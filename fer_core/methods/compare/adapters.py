@@ -91,7 +91,12 @@ class Adapter(abc.ABC):
 
         ds = self.train_set(study, fold)
         batch = ds.__getitems__(list(range(min(int(study.P["gan_batch_size"]), len(ds)))))
-        return step_cost(method, batch, device=study.device, step=int(study.P["gan_steps"]))
+        return step_cost(method, batch, device=study.device, step=int(study.P["gan_steps"]),
+                         images=self.images_per_step(study))
+
+    def images_per_step(self, study: "CompareStudy") -> int:
+        """Real faces one training step reads (the FLOPs per training image divide by it)."""
+        return int(study.P["gan_batch_size"])
 
     @abc.abstractmethod
     def augment(self, method: Method, study: "CompareStudy", fold: int, n: int, seed: int) -> dict[str, torch.Tensor]:
@@ -166,6 +171,9 @@ class JESRLAdapter(Adapter):
         train = study.data.fold(fold, study.device)["train"]
         return JESRL(config, train=train.data, perceptual=None, seed=study.seed + fold)
 
+    def images_per_step(self, study):
+        return int(study.P["gan_batch_size"]) + 2 * int(study.P["jesrl_pairs"])  # C's batch and the unpaired pairs
+
     def augment(self, method, study, fold, n, seed):
         from fer_core.methods.jesrl.method import transfer
 
@@ -236,6 +244,9 @@ class FaPEAdapter(Adapter):
         from fer_core.methods.fapegan.method import PairedViews
 
         return PairedViews(self._faces(study, fold))
+
+    def images_per_step(self, study):
+        return 2 * int(study.P["gan_batch_size"])  # I_i and I_t of each pair
 
     def augment(self, method, study, fold, n, seed):
         from fer_core.methods.fapegan.method import augment
@@ -344,6 +355,9 @@ class GroupGANAdapter(Adapter):
         train = study.data.fold(fold, study.device)["train"].data
         return PairedFrames(train["image"], train["expression"], self._pairs(study, fold))
 
+    def images_per_step(self, study):
+        return 2 * int(study.P["gan_batch_size"])  # the weak face and its peak
+
     def augment(self, method, study, fold, n, seed):
         from fer_core.methods.groupgan.method import magnify
 
@@ -388,7 +402,7 @@ class CompGANAdapter(Adapter):
         fresh = not (study.run_dir(exp) / "CompGAN").exists()
         t0 = time.perf_counter()
         model = train_compgan(data["image"], data["expression"].cpu(), data["identity"].cpu(), data["view"].cpu(),
-                              steps=int(P["gan_steps"]), batch_size=int(P["gan_batch_size"]),
+                              steps=int(P["gan_steps"]), batch_size=int(P["compgan_batch_size"]),
                               width=int(P["compgan_width"]), cls_steps=int(P["compgan_cls_steps"]),
                               lr=float(P["compgan_lr"]), seed=study.seed + exp.fold, device=str(study.device),
                               run_dir=study.run_dir(exp))
@@ -403,8 +417,12 @@ class CompGANAdapter(Adapter):
         for k in ("G_Pose", "G_Exp"):
             gan.nets[k].load_state_dict(getattr(model, k).state_dict())
         ds = Quadruples(model.faces, seed=fold)
-        batch = ds.__getitems__(list(range(int(study.P["gan_batch_size"]))))
-        return step_cost(gan, batch, device=study.device, step=int(study.P["gan_steps"]))
+        batch = ds.__getitems__(list(range(int(study.P["compgan_batch_size"]))))
+        return step_cost(gan, batch, device=study.device, step=int(study.P["gan_steps"]),
+                         images=self.images_per_step(study))
+
+    def images_per_step(self, study):
+        return 8 * int(study.P["compgan_batch_size"])  # a tuple: the source, three true faces, four references
 
     def augment(self, model, study, fold, n, seed):
         out = model.augment(-(-n // study.K), seed=seed)

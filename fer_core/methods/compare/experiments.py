@@ -289,8 +289,10 @@ class CompareStudy(JudgeMixin, Study):
                "recogniser": f"SmallCNN(width={P['cnn_width']})",
                "parameters": int(sum(p.numel() for p in method.net.parameters())),
                "seconds": rec.get("seconds", math.nan), "generation_seconds": rec.get("generation_seconds", 0.0)}
-        return {**acc, "n_test": {c: int((cond == c).sum()) for c in CONDITIONS}, "record": run,
-                "cost": step_cost(method, batch, device=self.device), "log": self.log(exp)}
+        out = {**acc, "n_test": {c: int((cond == c).sum()) for c in CONDITIONS}, "record": run, "log": self.log(exp)}
+        if exp.variant == PLAIN:  # the same network and batch in every variant: its step is measured once
+            out["cost"] = step_cost(method, batch, device=self.device)
+        return out
 
     def _evaluate_generator(self, exp: Experiment, method: Method) -> dict[str, Any]:
         P = self.P
@@ -427,21 +429,30 @@ class CompareStudy(JudgeMixin, Study):
 
     def gates(self) -> pd.DataFrame:
         """The checks before the claims: the plain recogniser well above chance (it *is* the book's plain
-        CNN), and per generator: the judge reads its target more often than in a copy of the input, identity
-        kept (TAR at least half the true faces'), and closer to the true face than a copy."""
+        CNN), and per generator: its edits move the judge's reading of the target at least halfway from a copy
+        of the input to the true face (more than a copy where no true face exists), identity kept (TAR at
+        least half the true faces'), and closer to the true face than a copy."""
         v = self.values()
         plain = float(v[v.variant == PLAIN].acc_mean.mean())
         rows = [("plain recogniser (the book's plain CNN) at least twice chance", f"{plain:.1%}",
                  f">= {2 / self.K:.1%}", plain >= 2 / self.K)]
         syn = self.synthesis_table()
         for m, r in syn.iterrows():
-            what = "intensity" if r["edit"] == "intensity" else r["edit"]
-            rows.append((f"{m}: the judge reads the target {what} in its edits more than in a copy",
-                         f"{r['target read']:.3f}", f"> {r['copy']:.3f} (copy)", bool(r["target read"] > r["copy"])))
+            if math.isnan(r["true face"]):
+                rows.append((f"{m}: the judge reads the target {r['edit']} in its edits more than in a copy",
+                             f"{r['target read']:.3f}", f"> {r['copy']:.3f} (copy)",
+                             bool(r["target read"] > r["copy"])))
+            else:
+                bar = r["copy"] + 0.5 * (r["true face"] - r["copy"])
+                rows.append((f"{m}: its edits move the judge's reading of the target {r['edit']} at least halfway "
+                             "from a copy of the input to the true face", f"{r['target read']:.3f}",
+                             f">= {bar:.3f} (copy {r['copy']:.3f}, true face {r['true face']:.3f})",
+                             bool(r["target read"] >= bar and r["true face"] > r["copy"])))
             if not math.isnan(r["identity TAR (true faces)"]):
                 rows.append((f"{m}: identity kept (judge's TAR)", f"{r['identity TAR']:.1%}",
                              f">= half the true faces' ({r['identity TAR (true faces)']:.1%})",
-                             bool(r["identity TAR"] >= 0.5 * r["identity TAR (true faces)"])))
+                             bool(r["identity TAR (true faces)"] > 0
+                                  and r["identity TAR"] >= 0.5 * r["identity TAR (true faces)"])))
             if not math.isnan(r["PSNR to true face"]):
                 gap = r["PSNR to true face"] - r["copy PSNR"]
                 rows.append((f"{m}: closer to the true face than a copy", f"{gap:+.2f} dB", "> 0 dB", bool(gap > 0)))

@@ -43,6 +43,9 @@ def deviations(study: "CompareStudy") -> pd.DataFrame:
     P = study.P
     rows = [
         ("data", "each paper its own (CK+, Oulu-CASIA, MMI, Multi-PIE, RAF-DB, F2ED, ...)", study.data.name),
+        ("world", "-", f"lab-like: nuisance {P['nuisance']:g}, idiosyncrasy {P['idiosyncrasy']:g} (CK+ and "
+                       "Oulu-CASIA are recorded in a lab; GroupGAN's chapter uses the same)"
+         if study.data.synthetic else "a real dataset: no synthetic world"),
         ("recogniser", "each paper its own (FESR's R, JESRL's VGG-19 + G_enc, Fa-Net, Comp-GAN's F_cls, "
                        "GroupGAN's BaseNets)",
          f"one for all: the book's plain CNN (SmallCNN width {P['cnn_width']}), Adam {P['lr']:g} with a cosine "
@@ -65,11 +68,16 @@ def deviations(study: "CompareStudy") -> pd.DataFrame:
         ("GroupGAN", "Algorithm 1 pre-trains E and G; BaseNets of Table 1",
          f"GroupGAN 2V2 on {P['groupgan_basenet']} without the pre-trainings, residual G, no flips; G magnifies "
          "weak training faces (the extra faces) and every test face"),
+        ("Comp-GAN", "F_cls (LightCNN-29 v2) and G(Exp) + G(Pose) by Algorithm 1 on F2ED, few-shot tasks",
+         f"its package's train_compgan on the fold's training faces: F_cls {P['compgan_cls_steps']} steps, then "
+         f"Algorithm 1 for {P['gan_steps']} steps (its FLOPs count Algorithm 1's step; F_cls's pre-training is in "
+         "its wall time); composed edits G(Pose) then G(Exp) with references drawn from the training faces"),
         ("generated faces", "each paper its own number", f"{P['aug_ratio']:g} per real training face for every method"),
         ("replicates", "-", f"{len(study.folds)} subject-independent folds x {len(study.seeds)} seeds (the corrected "
                             "resampled t)"),
     ]
     if "Comp-GAN" not in study.methods:
+        rows = [r for r in rows if r[0] != "Comp-GAN"]
         rows.append(("Comp-GAN", "part of the comparison", "not in this run: "
                      + ("its package's public API is not in this checkout" if "Comp-GAN" not in P["methods"]
                         else study.left_out.get("Comp-GAN", ""))))
@@ -108,6 +116,8 @@ def gain_vs_cost(study: "CompareStudy", ledger: Ledger) -> Figure:
     for ax, col, label in ((axes[0], "extra CPU minutes", "extra training time (CPU minutes per fold)"),
                            (axes[1], "training TFLOP / run", "training FLOPs per recogniser run (TFLOP)")):
         for m, r in t.iterrows():
+            if not np.isfinite(r[col]) or r[col] <= 0:
+                continue
             ax.errorbar(r[col], r["gain (points)"], yerr=[[r["gain (points)"] - r["ci low"]],
                                                           [r["ci high"] - r["gain (points)"]]],
                         fmt="o", capsize=4, color=pal[m], label=m)
