@@ -352,7 +352,9 @@ exp.paper_comparison()
 # %% [markdown]
 # ## Claims ledger
 #
-# Each claim pairs two variants over the same episodes and seeds, pooled over the six tasks:
+# The recognition claims pair two variants over the same episodes and seeds, pooled over the
+# six tasks; the two claims about faces pair two generators' edits of the same test faces of the
+# judged ER-SS episode (same sources, targets and references):
 
 # %%
 ledger, per_rep = exp.ledger()

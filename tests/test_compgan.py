@@ -65,6 +65,15 @@ def test_label_maps_change_the_edit():
     assert not torch.allclose(G(x, x, (torch.tensor([0]),)), G(x, x, (torch.tensor([1]),)))
 
 
+def test_a_residual_editor_starts_near_its_source():
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 32, 32) * 1.6 - 0.8
+    y = (torch.tensor([0, 1]),)
+    near = (G_Exp(CompGANConfig(**{**CFG.__dict__, "residual": True})).eval()(x, x, y) - x).abs().mean()
+    far = (G_Exp(CFG).eval()(x, x, y) - x).abs().mean()
+    assert float(near) < 0.1 < float(far)
+
+
 def test_discriminator_heads_and_classifier_maps():
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     out = D(CFG)(x)
@@ -224,6 +233,17 @@ def test_fcls_training_step_and_bad_heads(faces):
     assert math.isclose(m.optimizers["F_cls"].param_groups[0]["lr"], 0.05 * 0.457)
     with pytest.raises(ValueError, match="heads"):
         FclsTraining(F_cls(FCFG), heads=("age",))
+
+
+def test_probe_heads_learn_without_moving_the_backbone(faces):
+    torch.manual_seed(0)
+    m = FclsTraining(F_cls(FCFG), heads=("identity",), probe_heads=("identity",), lr=0.05)
+    backbone = [p.clone() for p in m.net.backbone.parameters()]
+    head = [p.clone() for p in m.net.heads["identity"].parameters()]
+    m.step(faces.__getitems__(list(range(8))), _ctx(m))
+    assert not _changed(backbone, m.net.backbone) and _changed(head, m.net.heads["identity"])
+    with pytest.raises(ValueError, match="probe_heads"):
+        FclsTraining(F_cls(FCFG), heads=("expression",), probe_heads=("pose",))
 
 
 def _changed(before, module):

@@ -57,10 +57,11 @@ def test_plan_declares_what_each_experiment_needs(tiny):
     gan = study.experiments.get(GAN, ss)
     assert {d.variant for d in gan.after} == {FCLS, "judge"}
     assert study.experiments.get(PIX2PIX, ss).after == (study.make("judge", ss),)
-    rec = study.experiments.get(BOTH, fe3, 0)
-    assert rec.after == (study.make(GAN, study.fold_of("ER-FE", 1)),)
-    assert study.experiments.get(L, ss, 0).after == ()
-    assert study.experiments.get(NOLOOP, ss, 0).after == (study.make(NOLOOP_GAN, ss),)
+    fe1 = study.fold_of("ER-FE", 1)
+    rec = study.experiments.get(BOTH, fe3, 0)  # fine-tunes the 1-shot episode's F_cls on its generator's faces
+    assert rec.after == (study.make(FCLS, fe1), study.make(GAN, fe1))
+    assert study.experiments.get(L, ss, 0).after == (study.make(FCLS, ss),)
+    assert study.experiments.get(NOLOOP, ss, 0).after == (study.make(FCLS, ss), study.make(NOLOOP_GAN, ss))
     with pytest.raises(ValueError, match="unknown Comp-GAN chapter variant"):
         study.make("L.+CycleGAN", ss)
 
@@ -87,6 +88,8 @@ def test_tables_gates_and_ledger(tiny):
     texts = [r.claim.text for r in ledger.results]
     assert any("closed-loop" in t for t in texts) and any("More shots" in t for t in texts)
     assert any("identity" in t for t in texts) and len(per_rep)
+    faces = [r for r in ledger.results if r.replicates.kind == "independent"]
+    assert len(faces) == 2 and all(r.n == TINY["n_pairs"] for r in faces)  # paired over the judged test faces
     assert {"generator", "attribute", "class", "value"} <= set(study.preservation().columns)
     feats, ids, kinds, gen = study.embedding()
     assert len(feats) == len(ids) == len(kinds) == len(gen) and gen.any() and (~gen).any()

@@ -17,19 +17,20 @@ Expression Recognition" / Comp-GAN (Sections 4-5, Algorithm 1, Eqs. 1-18).
 Public API for other chapters (the comparison chapter)::
 
     train_compgan(images, expression, identity, view, *, steps=300, batch_size=8, width=8,
-                  label_maps=True, cls_steps=150, seed=0, device="auto") -> CompGANModel
+                  label_maps=True, residual=True, cls_steps=200, seed=0, device="auto") -> CompGANModel
         images: (N, C, S, S) float in [-1, 1], S a power of two >= 16;
         expression, identity, view: (N,) int64 codes (view: 0..V-1, e.g. the four F2ED views).
         Trains F_cls (LightCNN-29 v2, three heads) on the faces, then G(Exp) + G(Pose) by Algorithm 1
         and Eqs. (1)-(13) with the paper's lambda / mu weights. CPU-sized defaults; pass larger ones
         on a GPU. Returns the trained model (networks in eval mode, on the CPU).
 
-    CompGANModel.edit(source, *, expression=None, view=None, reference_faces=None,
-                      reference_expression=None, reference_view=None, seed=0) -> (N, C, S, S)
-        source: (N, C, S, S) faces; expression / view: (N,) target codes (None: keep the source's
-        attribute, which then must be given as source_expression / source_view or is not changed).
-        The references (the faces carrying the target attributes) are drawn from the training faces
-        unless reference_faces is given. Changing both runs G(Pose) then G(Exp) (branch a).
+    CompGANModel.edit(source, *, expression=None, view=None, source_expression=None,
+                      source_view=None, source_identity=None, seed=0) -> (N, C, S, S) on the CPU
+        source: (N, C, S, S) faces in [-1, 1]; expression / view: (N,) target codes (at least one;
+        None keeps that attribute). The references (training faces carrying the target attribute,
+        of another identity than source_identity where given) are drawn from the training faces,
+        preferring the source's other attribute (source_expression / source_view, when known).
+        Changing both runs G(Pose) then G(Exp) (Algorithm 1's branch a).
 
     CompGANModel.augment(n_per_class, *, novel_by="", novel=(), seed=0) -> dict
         Generated faces of the training set for the recogniser: "image" (M, C, S, S), "expression",

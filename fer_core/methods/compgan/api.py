@@ -73,8 +73,8 @@ class CompGANModel:
 
 
 def train_compgan(images: torch.Tensor, expression: torch.Tensor, identity: torch.Tensor, view: torch.Tensor, *,
-                  steps: int = 300, batch_size: int = 8, width: int = 8, label_maps: bool = True,
-                  cls_steps: int = 150, cls_widths: tuple[int, ...] = (8, 16, 32, 16, 16),
+                  steps: int = 300, batch_size: int = 8, width: int = 8, label_maps: bool = True, residual: bool = True,
+                  cls_steps: int = 200, cls_widths: tuple[int, ...] = (8, 16, 32, 16, 16),
                   cls_layers: tuple[int, ...] = (0, 1, 1, 1), lr: float = 2e-4, seed: int = 0,
                   device: str = "auto", run_dir: Any = None, progress: bool = False) -> CompGANModel:
     """Train F_cls, then G(Exp) + G(Pose) on the given faces (package docstring).
@@ -95,12 +95,12 @@ def train_compgan(images: torch.Tensor, expression: torch.Tensor, identity: torc
     fcfg = FclsConfig(n_expressions=K, n_poses=V, n_identities=N_id, channels=images.shape[1],
                       input_size=images.shape[-1], widths=tuple(cls_widths), layers=tuple(cls_layers),
                       feature_dim=64, dropout=0.2, batch_norm=True)
-    cls = FclsTraining(F_cls(fcfg), lr=0.01, lr_step=max(1, 2 * len(faces) // 32))
+    cls = FclsTraining(F_cls(fcfg), probe_heads=("pose", "identity"), lr=0.01, lr_step=max(1, 6 * len(faces) // 32))
     sub = (lambda name: None) if run_dir is None else (lambda name: f"{run_dir}/{name}")  # noqa: E731
     fit(cls, faces, steps=cls_steps, batch_size=32, seed=seed, device=device, run_dir=sub("F_cls"), progress=progress)
     cls.nets.eval()
     cfg = CompGANConfig(image_size=images.shape[-1], channels=images.shape[1], width=width, n_expressions=K, n_poses=V,
-                        label_maps=label_maps)
+                        label_maps=label_maps, residual=residual)
     gan = CompGAN(cfg, cls.net, lam=LAMBDA, mu=MU, lr=lr)
     res = fit(gan, Quadruples(faces, seed=seed), steps=steps, batch_size=batch_size, seed=seed, device=device,
               run_dir=sub("CompGAN"), progress=progress)

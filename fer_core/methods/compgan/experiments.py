@@ -14,7 +14,8 @@ Per main fold: ``F_cls`` (the classifier of Eqs. 1-5) on the real training faces
 without ``L_loop``, on the first ER-SS episode the loss ablations of Fig. 16, and on
 ``judge_tasks`` a judge. Per fold and seed: the recogniser "L." (LightCNN-29 v2) on the real faces
 and on real + generated faces of each augmenter (the generators of the fold's main episode), the
-same number of generated faces and updates for each. "+Front", "+Combine" and "Comp-GAN" (Ours)
+same number of generated faces and updates for each,
+each fine-tuning the episode's F_cls (the paper: "fine-tune the LightCNN-29v2 model"). "+Front", "+Combine" and "Comp-GAN" (Ours)
 are read from the trained ``L.+G(Pose)`` and ``L.+G(Pose)+G(Exp)`` recognisers: their features of
 pose-normalised faces feed a linear classifier. ER-SS also trains the book's plain CNN.
 """
@@ -31,7 +32,7 @@ import pandas as pd
 import torch
 
 from fer_core import evaluate, metrics, runtime
-from fer_core.claims import Ledger
+from fer_core.claims import Ledger, Replicates
 from fer_core.data.f2ed_tasks import FEW_SHOT_TASKS, f2ed_task
 from fer_core.data.memory import TensorFaces
 from fer_core.experiments import ChapterData, Experiment, Plan, Study, prepare_data, tables
@@ -160,7 +161,8 @@ class CompGANStudy(JudgeMixin, Study):
     def gan_config(self) -> CompGANConfig:
         P = self.P
         return CompGANConfig(image_size=int(P["size"]), channels=int(P["channels"]), width=int(P["gan_width"]),
-                             n_expressions=self.K, n_poses=len(self.views), label_maps=bool(P["label_maps"]))
+                             n_expressions=self.K, n_poses=len(self.views), label_maps=bool(P["label_maps"]),
+                             residual=bool(P["gan_residual"]))
 
     def fcls_config(self) -> FclsConfig:
         P = self.P
@@ -198,14 +200,15 @@ class CompGANStudy(JudgeMixin, Study):
             return Experiment(variant, fold, self.seed, after=tuple(after), why=tuple(why), cost=cost)
         cost = float(P["rec_steps"])
         if variant == CNN:
-            return Experiment(CNN, fold, seed, cost=cost)
+            return Experiment(CNN, fold, seed, cost=cost + float(P["cls_steps"]))
         name, n = self._recogniser(variant)
         source = RECOGNISERS[name]
-        if source is None:
-            return Experiment(variant, fold, seed, cost=cost)
-        gan = self.make(source[0], self.main_fold(fold))
-        return Experiment(variant, fold, seed, after=(gan,), why=(f"trains on the faces {source[1]} generates",),
-                          cost=cost)
+        after = [self.make(FCLS, self.main_fold(fold))]
+        why = ["fine-tunes the episode's F_cls"]
+        if source is not None:
+            after.append(self.make(source[0], self.main_fold(fold)))
+            why.append(f"trains on the faces {source[1]} generates")
+        return Experiment(variant, fold, seed, after=tuple(after), why=tuple(why), cost=cost)
 
     def _recogniser(self, variant: str) -> tuple[str, int]:
         """``(recogniser name, faces per class)`` of a recogniser variant (a curve point names its count)."""
@@ -282,7 +285,8 @@ class CompGANStudy(JudgeMixin, Study):
         if exp.variant == FCLS:
             torch.manual_seed(self.seed + exp.fold)
             bs = int(P["cls_batch_size"])
-            method = FclsTraining(F_cls(self.fcls_config()), lr=float(P["cls_lr"]), lr_step=self._lr_step(len(train), bs))
+            method = FclsTraining(F_cls(self.fcls_config()), probe_heads=tuple(P["cls_probe_heads"]),
+                                  lr=float(P["cls_lr"]), lr_step=self._lr_step(len(train), bs))
             self.fit(method, exp, train, steps=int(P["cls_steps"]), batch_size=bs, seed=self.seed + exp.fold)
             method.nets.eval()
             return method
@@ -296,10 +300,11 @@ class CompGANStudy(JudgeMixin, Study):
         steps, bs = int(P["rec_steps"]), int(P["rec_batch_size"])
         torch.manual_seed(exp.seed)
         runtime.seed_everything(exp.seed)
-        if exp.variant == CNN:
+        if exp.variant == CNN:  # as many updates as F_cls and its fine-tuning together
+            total = steps + int(P["cls_steps"])
             method = Classifier(SmallCNN(int(P["channels"]), self.K, width=int(P["cnn_width"])), lr=float(P["cnn_lr"]),
-                                decay_steps=steps)
-            self.fit(method, exp, train, steps=steps, batch_size=bs)
+                                decay_steps=total)
+            self.fit(method, exp, train, steps=total, batch_size=bs)
             method.nets.eval()
             return method
         data: Any = train
@@ -309,8 +314,11 @@ class CompGANStudy(JudgeMixin, Study):
                                 "expression": torch.cat([train.data["expression"].cpu(),
                                                          fake["expression"]]).to(self.device)},
                                classes=self.data.classes)
+        base = self.train(self.make(FCLS, self.main_fold(exp.fold))).net
+        net = F_cls(self.fcls_config())
+        net.load_state_dict(base.state_dict())
         torch.manual_seed(exp.seed)
-        method = FclsTraining(F_cls(self.fcls_config()), heads=("expression",), lr=float(P["rec_lr"]),
+        method = FclsTraining(net.to(self.device), heads=("expression",), lr=float(P["rec_lr"]),
                               lr_step=self._lr_step(len(train), bs))
         self.fit(method, exp, data, steps=steps, batch_size=bs)
         method.nets.eval()
@@ -446,8 +454,8 @@ class CompGANStudy(JudgeMixin, Study):
                         et=e["et"], pt=e["pt"])
             r: dict[str, Any] = {"n": len(fake)}
             if e["truth"] is not None:
-                r.update(l1=float((fake.clamp(-1, 1) - e["truth"]).abs().mean()),
-                         copy_l1=float((e["source"] - e["truth"]).abs().mean()))
+                r["l1_per_face"] = (fake.clamp(-1, 1) - e["truth"]).abs().mean((1, 2, 3))
+                r.update(l1=float(r["l1_per_face"].mean()), copy_l1=float((e["source"] - e["truth"]).abs().mean()))
             if self.judged(exp.fold):
                 judge = self.judge(exp.fold)
                 r["judge"] = judge.score(fake, source=e["source"], subjects=e["subjects"], expression=e["et"],
@@ -544,15 +552,30 @@ class CompGANStudy(JudgeMixin, Study):
                     d = (a.set_index(["fold", "seed"]).accuracy - b.set_index(["fold", "seed"]).accuracy).dropna()
                     extra += [{"variant": gain(s), "task": t, "shots": s, "fold": k, "seed": sd, "gain": v}
                               for (k, sd), v in d.items()]
-        for e in self.runs(GAN, PIX2PIX):
-            if not self.judged(e.fold):
-                continue
-            r = self.result(e)
-            kind = "G(Pose)+G(Exp)" if e.variant == GAN else "Pix2Pix"
-            extra.append({"variant": f"identity | {'Comp-GAN' if e.variant == GAN else 'Pix2Pix'}",
-                          "task": self.task(e.fold), "fold": e.fold, "seed": self.seed,
-                          "identity_tar": r[kind]["judge"].get("identity_tar", math.nan)})
         return pd.concat([df, pd.DataFrame(extra)], ignore_index=True)
+
+    def face_values(self) -> list[tuple[Any, np.ndarray, np.ndarray]]:
+        """``(claim, values A, values B)`` of the face claims: per test face of the first judged episode, the
+        composed edit's L1 to the true face with and without ``L_loop``, and the judge's identity cosine of
+        Comp-GAN's and Pix2Pix's composed edits (the same sources and targets)."""
+        from fer_core.methods.compgan.paper import face_claims
+
+        judged = [f for f in self.main_folds if self.judged(f)]
+        if not judged:
+            return []
+        f = judged[0]
+        both = self.result(GAN, f)["G(Pose)+G(Exp)"]
+        loop = NOLOOP_GAN in {e.variant for e in self.experiments} and "l1_per_face" in both
+        claims = face_claims(loop=bool(loop and self.make(NOLOOP_GAN, f) in self.experiments),
+                             identity=PIX2PIX in {e.variant for e in self.experiments})
+        out = []
+        for c in claims:
+            if c.variant_b == "Comp-GAN w/o L_loop":
+                a, b = both["l1_per_face"], self.result(NOLOOP_GAN, f)["G(Pose)+G(Exp)"]["l1_per_face"]
+            else:
+                a, b = both["identity_cosine"], self.result(PIX2PIX, f)["Pix2Pix"]["identity_cosine"]
+            out.append((c, np.asarray(a, float), np.asarray(b, float)))
+        return out
 
     def _cell(self, v: pd.DataFrame, name: str, task: str | None = None, col: str = "accuracy") -> str:
         sel = v[(v.variant == name) & ((v.task == task) if task is not None else True)][col].dropna()
@@ -704,13 +727,19 @@ class CompGANStudy(JudgeMixin, Study):
     def claims(self):
         shots = (self.shots[0], self.shots[-1]) if len(self.shots) > 1 and any(t in self.P["tasks"] for t in FEW_SHOT) \
             else None
-        identity = any(self.judged(f) for f in self.main_folds)
-        return claims(loop=bool(self.P["loop_tasks"]), shots=shots, identity=identity)
+        return claims(shots=shots)
 
     def ledger(self) -> tuple[Ledger, pd.DataFrame]:
-        """The claims ledger, paired over episode and seed (resampled splits: the corrected interval)."""
+        """The claims ledger: recognition claims paired over episode and seed (resampled splits: the corrected
+        interval), face claims paired over the judged episode's test faces (independent faces: the paired t)."""
         ss = [self.data.splits[f] for f in self.main_folds]
-        return tables.ledger(self.values(), self.claims(), replicates=tables.fold_ratio(ss))
+        book, per = tables.ledger(self.values(), self.claims(), replicates=tables.fold_ratio(ss))
+        rows = []
+        for claim, a, b in self.face_values():
+            book.add(claim, a, b, replicates=Replicates.independent())
+            rows += [{"claim": claim.text, "fold": f"face {i}", "seed": self.seed, "A": claim.variant_a, "value A": x,
+                      "B": claim.variant_b, "value B": y} for i, (x, y) in enumerate(zip(a, b))]
+        return book, pd.concat([per, pd.DataFrame(rows)], ignore_index=True)
 
     def paper_comparison(self) -> pd.DataFrame:
         """"Paper reports / this run": Tables 4-5 per task, and Table 7."""

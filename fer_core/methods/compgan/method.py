@@ -137,20 +137,28 @@ class FclsTraining(Method):
         net: an :class:`~fer_core.methods.compgan.nets.F_cls`.
         heads: which of ``expression``, ``pose``, ``identity`` train (the batch keys ``expression``,
             ``view`` and ``identity``); the recogniser "L." trains ``("expression",)``.
+        weights: per-head weights of the summed cross-entropies (default 1 each).
+        probe_heads: heads trained on the detached feature (their loss shapes the head, not the backbone).
         lr, lr_step, gamma, momentum, weight_decay: SGD's settings.
     """
 
     BATCH_KEYS = {"expression": "expression", "pose": "view", "identity": "identity"}
 
-    def __init__(self, net: F_cls, *, heads: Sequence[str] = F_cls.HEADS, lr: float = 0.01, lr_step: int = 10,
-                 gamma: float = 0.457, momentum: float = 0.9, weight_decay: float = 0.0):
+    def __init__(self, net: F_cls, *, heads: Sequence[str] = F_cls.HEADS, weights: Mapping[str, float] | None = None,
+                 probe_heads: Sequence[str] = (), lr: float = 0.01, lr_step: int = 10, gamma: float = 0.457, momentum: float = 0.9,
+                 weight_decay: float = 0.0):
         unknown = set(heads) - set(F_cls.HEADS)
         if unknown or not heads:
             raise ValueError(f"heads must be a non-empty subset of {F_cls.HEADS}, got {tuple(heads)}")
         if lr <= 0 or lr_step < 1 or not 0 < gamma <= 1:
             raise ValueError(f"F_cls needs lr > 0, lr_step >= 1 and gamma in (0, 1]; got lr={lr}, lr_step={lr_step}, "
                              f"gamma={gamma}")
-        self.heads = tuple(heads)
+        self.heads, self.probe_heads = tuple(heads), tuple(probe_heads)
+        if set(self.probe_heads) - set(self.heads):
+            raise ValueError(f"probe_heads {self.probe_heads} must be among heads {self.heads}")
+        self.weights = {h: float((weights or {}).get(h, 1.0)) for h in self.heads}
+        if min(self.weights.values()) < 0:
+            raise ValueError(f"head weights must be >= 0, got {self.weights}")
         self.nets = nn.ModuleDict({"F_cls": net})
         self.optimizers = {"F_cls": torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum,
                                                     weight_decay=weight_decay)}
@@ -162,9 +170,10 @@ class FclsTraining(Method):
 
     def step(self, batch: dict[str, Any], ctx: StepContext) -> dict[str, torch.Tensor]:
         with ctx.autocast():
-            out = self.net(batch["image"])
+            inputs = self.net.head_inputs(self.net.feature_maps(batch["image"]), detach=self.probe_heads)
+            out = {h: self.net.heads[h](inputs[h]) for h in self.heads}
         losses = {h: F.cross_entropy(out[h].float(), batch[self.BATCH_KEYS[h]]) for h in self.heads}
-        loss = sum(losses.values())
+        loss = sum(self.weights[h] * v for h, v in losses.items())
         ctx.update("F_cls", loss)
         self.schedulers["F_cls"].step()
         logs = {f"L_{h}": v.detach() for h, v in losses.items()}

@@ -40,6 +40,8 @@ class CompGANConfig:
         bottleneck: side of the deepest map.
         n_expressions, n_poses: the label sets (54 expressions and 4 views on F2ED).
         label_maps: feed the target attribute as one-hot maps beside the reference face.
+        residual: the editor adds its output to the source (in tanh's pre-image), so that an untrained
+            editor returns about the source and training learns only the change.
     """
 
     image_size: int = 128
@@ -49,6 +51,7 @@ class CompGANConfig:
     n_expressions: int = 54
     n_poses: int = 4
     label_maps: bool = False
+    residual: bool = False
 
     def __post_init__(self) -> None:
         s = self.image_size
@@ -112,12 +115,18 @@ class Editor(nn.Module):
         c_in = config.channels * (2 if reference else 1) + sum(self.label_sizes)
         w = config.widths()
         self.down = nn.ModuleList([_down(c_in, w[0], norm=False)] + [_down(a, b) for a, b in zip(w[:-1], w[1:])])
-        ups = [_up(w[-1], w[-2])] if len(w) > 1 else []
+        ups = [_up(w[-1], w[-2])]
         for i in range(len(w) - 2, 0, -1):
             ups.append(_up(2 * w[i], w[i - 1]))
         self.up = nn.ModuleList(ups)
-        self.out = nn.Sequential(nn.ConvTranspose2d(2 * w[0] if len(w) > 1 else w[0], config.channels, 4, 2, 1),
-                                 nn.Tanh())
+        last = nn.ConvTranspose2d(2 * w[0], config.channels, 4, 2, 1)
+        if config.residual:
+            with torch.no_grad():
+                last.weight.mul_(0.1)
+                last.bias.zero_()
+            self.out = last
+        else:
+            self.out = nn.Sequential(last, nn.Tanh())
 
     def forward(self, source: torch.Tensor, reference: torch.Tensor | None = None,
                 labels: tuple[torch.Tensor, ...] = ()) -> torch.Tensor:
@@ -139,6 +148,8 @@ class Editor(nn.Module):
         skips = feats[:-1][::-1]
         for i, up in enumerate(self.up):
             h = torch.cat([up(h), skips[i]], 1)
+        if self.config.residual:
+            return torch.tanh(torch.atanh(source.clamp(-0.995, 0.995)) + self.out(h))
         return self.out(h)
 
 
@@ -226,6 +237,11 @@ class FclsConfig:
 class F_cls(nn.Module):
     """``F_cls(x)``: ``(B, C, H, W)`` in [-1, 1] -> ``{"expression": (B, K), "pose": (B, V), "identity": (B, N)}``.
 
+    The expression head reads LightCNN's feature; the pose and identity heads also read the four
+    feature maps averaged to 2x2 (pose and identity show in shallow layers, which an
+    expression-shaped feature need not keep; 2x2 keeps left from right). Deviation from the paper: it does not say where its
+    three heads sit.
+
     :meth:`features` gives the ``(B, feature_dim)`` feature (the recogniser's representation, and
     what "+Combine" concatenates); :meth:`feature_maps` the four pooled maps ``F^i_cls`` of Eqs. (5), (9).
     """
@@ -240,15 +256,25 @@ class F_cls(nn.Module):
         if config.batch_norm:
             with_batch_norm(self.backbone)
         sizes = {"expression": config.n_expressions, "pose": config.n_poses, "identity": config.n_identities}
+        w = config.widths
+        wide = config.feature_dim + 4 * (w[0] + w[1] + w[2] + w[4])
         self.heads = nn.ModuleDict({k: nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.feature_dim, n))
+                                    if k == "expression" else nn.Sequential(nn.LayerNorm(wide), nn.Linear(wide, n))
                                     for k, n in sizes.items()})
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone.features(x)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        h = self.features(x)
-        return {k: head(h) for k, head in self.heads.items()}
+        return self.outputs(x)[0]
+
+    def head_inputs(self, maps: list[torch.Tensor], *, detach: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
+        """What each head reads: the expression head the ``feature_dim`` feature; the pose and identity heads
+        that feature beside the four maps averaged to 2x2 (``detach``: heads whose input is detached)."""
+        h = self.backbone.fc(maps[-1].flatten(1))
+        wide = torch.cat([h, *(nn.functional.adaptive_avg_pool2d(m, 2).flatten(1) for m in maps)], 1)
+        out = {"expression": h, "pose": wide, "identity": wide}
+        return {k: v.detach() if k in detach else v for k, v in out.items()}
 
     def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The maps after LightCNN's four poolings, ``F^1_cls .. F^4_cls`` (shallow to deep)."""
@@ -263,8 +289,8 @@ class F_cls(nn.Module):
     def outputs(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
         """``(forward(x), feature_maps(x))`` from one pass of the backbone."""
         maps = self.feature_maps(x)
-        h = self.backbone.fc(maps[-1].flatten(1))
-        return {k: head(h) for k, head in self.heads.items()}, maps
+        inputs = self.head_inputs(maps)
+        return {k: head(inputs[k]) for k, head in self.heads.items()}, maps
 
 
 def _tiny(size: int = 32, **kw) -> CompGANConfig:

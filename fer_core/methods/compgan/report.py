@@ -46,12 +46,19 @@ def deviations(study: "CompGANStudy") -> pd.DataFrame:
         ("image size", "144 px resized, 128 px random crops", f"{g.image_size} px, no crop"),
         ("G(Exp), G(Pose)", "encoder-decoder [71], no layer table",
          f"encoder-decoder with skip connections, {g.levels} levels, widths {g.widths()}"
-         + ("; the target attribute also enters as one-hot maps beside the reference face" if g.label_maps else "")),
+         + ("; the target attribute also enters as one-hot maps beside the reference face" if g.label_maps else "")
+         + ("; residual: the editor adds its output to the source, so an untrained editor returns the source (a "
+            "development remark: at this profile's few updates a plain editor's faces were still noise)"
+            if g.residual else "")),
         ("D", "AttGAN's design", "conv trunk + real/fake head + expression and pose heads (trained on real faces)"),
         ("F_cls", "LightCNN-29 v2 pre-trained on CelebA, trained end to end with Comp-GAN",
          f"LightCNN-29 v2 layout, widths {c.widths}, blocks {c.layers}, {c.feature_dim}-d, from scratch on the "
          f"episode's training faces ({P['cls_steps']} SGD updates), then fixed while the generators train"
-         + ("; BatchNorm after every convolution" if c.batch_norm else "")),
+         + ("; BatchNorm after every convolution" if c.batch_norm else "")
+         + (f"; the {' and '.join(P['cls_probe_heads'])} head(s) learn on the detached feature, so only the "
+            "expression loss shapes the backbone (a development remark: trained jointly, the identity head made the "
+            "expression head memorise identities and fall below chance on test faces)" if P["cls_probe_heads"]
+            else "")),
         ("Eq. (5)", "second term compares with F((it,pt,es))", "compares with F((it,pt,et)), the image's own truth"),
         ("adversarial term of the generators", "log(1 - D(G(.)))", "non-saturating -log D(G(.))"),
         ("Comp-GAN training", "Adam 2e-4, batch 64, 50 epochs (decay to 0 from the 30th)",
@@ -64,16 +71,18 @@ def deviations(study: "CompGANStudy") -> pd.DataFrame:
         ("augmentation", "10 generated faces per novel category",
          f"{P['n_per_class']} per novel class (every expression class where the training set holds no novel class); "
          "sources, targets and references drawn by our rules (fer_core.methods.compgan.augment)"),
-        ("recogniser L.", "LightCNN-29 v2 fine-tuned on real + generated faces, SGD 0.01 x0.457",
-         f"the same layout trained from scratch per run, SGD {P['rec_lr']:g} / batch {P['rec_batch_size']}, "
-         f"x0.457 every {P['lr_step_epochs']} epochs of the real faces, {P['rec_steps']} updates for every variant"),
+        ("recogniser L.", "LightCNN-29 v2 (pre-trained on CelebA) fine-tuned on real + generated faces, SGD 0.01 "
+                          "x0.457",
+         f"the episode's F_cls fine-tuned per run and seed, SGD {P['rec_lr']:g} / batch {P['rec_batch_size']}, "
+         f"x0.457 every {P['lr_step_epochs']} epochs of the real faces, {P['rec_steps']} updates for every variant "
+         "(L. itself: the same fine-tuning on the real faces alone)"),
         ("+Front, +Combine, Ours", "features of pose-normalised faces (concatenated for Combine)",
          f"the trained recogniser's features, a linear classifier ({P['probe_steps']} full-batch Adam steps) on top"),
         ("Eqs. (14)-(18)", "pedestrian-attribute metrics (how f(x) is formed is not said)",
          f"f(x) = classes with probability >= {P['set_threshold']:g}; empty sets count 0"),
         ("ER-FE test set", "'20% images of each facial pose category'", "20% of each expression (see f2ed_tasks)"),
         ("plain-CNN reference", "-", f"the book's SmallCNN (width {P['cnn_width']}), Adam {P['cnn_lr']:g}, cosine "
-                                     "decay, as many updates as L."),
+                                     "decay, as many updates as F_cls and L.'s fine-tuning together"),
         ("validation set", "-", "none: the last step is evaluated"),
     ]
     return pd.DataFrame(rows, columns=["aspect", "paper", "this run"]).set_index("aspect")
@@ -83,7 +92,8 @@ def _why(r) -> str:
     if math.isnan(r.ci_low):
         return "fewer than two paired values, so no interval can be formed."
     d = np.asarray(r.values_a) - np.asarray(r.values_b)
-    way = f"it goes the claimed way on {int((r.claim.sign * d > 0).sum())} of {r.n} paired episodes x seeds"
+    unit = "paired episodes x seeds" if r.replicates.kind == "folds" else "paired test faces of one episode"
+    way = f"it goes the claimed way on {int((r.claim.sign * d > 0).sum())} of {r.n} {unit}"
     if r.verdict == "holds":
         return f"{way}, and the effect is significant after Holm's adjustment."
     if r.verdict == "does not hold":
@@ -120,6 +130,8 @@ def closing_notes(study: "CompGANStudy", ledger: Ledger) -> str:
             line += (f" The paper's own difference is {c.paper_effect:+.3f}; "
                      + ("this run could have detected it." if abs(c.paper_effect) >= r.detectable
                         else "smaller than what this run could detect."))
+        if r.replicates.kind == "independent":
+            line += " Faces are the replicates here: the interval covers the choice of faces, not training randomness."
         if r.n < 10:
             line += f" Fewer than 10 replicates ({r.n}): the profile runs too few for this claim to be settled."
         lines.append(line)
