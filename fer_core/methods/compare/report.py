@@ -193,6 +193,19 @@ def pick(study: "CompareStudy", ledger: Ledger) -> str:
     return "\n".join(lines)
 
 
+def _failed_by_method(failed: list[str], methods) -> str:
+    """The failed checks grouped by method, in a few words each."""
+    short = {"move the judge": "target", "identity kept": "identity", "closer to the true face": "true face",
+             "plain recogniser": "recogniser"}
+    out = []
+    for m in ["plain", *methods]:
+        mine = [c for c in failed if c.startswith(f"{m}:") or (m == "plain" and c.startswith("plain"))]
+        if mine:
+            words = [next((v for k, v in short.items() if k in c), c) for c in mine]
+            out.append(f"{m}: {', '.join(words)}")
+    return "; ".join(out)
+
+
 def closing_notes(study: "CompareStudy", ledger: Ledger) -> str:
     """The chapter's closing section as Markdown, computed from the run."""
     P = study.P
@@ -205,9 +218,12 @@ def closing_notes(study: "CompareStudy", ledger: Ledger) -> str:
              f"- **The plain recogniser.** {acc.loc[PLAIN, 'mean of the conditions']}% over the conditions (chance "
              f"{100 / study.K:.1f}%): " + "; ".join(f"{c} {acc.loc[PLAIN, c]}%" for c in study.conditions) + ".",
              "- **The checks before the claims.** " + ("All pass." if not failed else
-                                                       f"{len(failed)} of {len(gates)} not met: " + "; ".join(failed)
-                                                       + ". A gain (or its absence) from a generator that failed a "
-                                                         "check says little about its paper's idea.")]
+                                                       f"{len(failed)} of {len(gates)} not met ("
+                                                       + _failed_by_method(failed, study.methods)
+                                                       + "). A gain (or its absence) from a generator that failed a "
+                                                         "check says little about its paper's idea; at these "
+                                                         "budgets it says what the idea buys when trained this "
+                                                         "briefly.")]
     counts = pd.Series([r.verdict for r in ledger.results]).value_counts()
     lines.append("- **Verdicts.** " + ", ".join(f"{n} {v}" for v, n in counts.items()) + f" of {len(ledger.results)} "
                  "claims (Holm over the family).")
