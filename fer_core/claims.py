@@ -34,7 +34,7 @@ import pandas as pd
 from scipy import stats
 
 __all__ = ["Claim", "ClaimResult", "Replicates", "evaluate_claim", "holm", "Ledger", "verdict_rule", "VERDICT_RULE",
-           "HOLDS", "DOES_NOT_HOLD", "NO_EFFECT", "INCONCLUSIVE", "ALPHA", "VERDICTS"]
+           "HOLDS", "DOES_NOT_HOLD", "NO_EFFECT", "INCONCLUSIVE", "ALPHA", "MIN_REPLICATES", "VERDICTS"]
 
 HOLDS = "holds"
 DOES_NOT_HOLD = "does not hold"
@@ -43,6 +43,10 @@ INCONCLUSIVE = "inconclusive"
 VERDICTS = (HOLDS, DOES_NOT_HOLD, NO_EFFECT, INCONCLUSIVE)
 #: Family-wise error rate of a chapter's claims (Holm), and 1 - coverage of each interval.
 ALPHA = 0.05
+#: The fewest paired replicates behind a verdict in the book's ledgers: with fewer, a claim is
+#: inconclusive whatever its p-value (a chapter's own rule, applied by
+#: :func:`fer_core.experiments.tables.ledger`; a bare :func:`evaluate_claim` needs two).
+MIN_REPLICATES = 10
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,13 @@ class ClaimResult:
     p_value: float
     p_adjusted: float
     verdict: str
+    #: the fewest replicates the verdict's rule asked for (fewer: inconclusive)
+    min_replicates: int = 2
+
+    @property
+    def too_few(self) -> bool:
+        """Whether the run had fewer replicates than its rule needs to decide."""
+        return self.n < self.min_replicates
 
     @property
     def agrees(self) -> bool | None:
@@ -198,8 +209,9 @@ def _std(x: np.ndarray) -> float:
     return float(x.std(ddof=1)) if x.size > 1 else math.nan
 
 
-def _verdict(claim: Claim, effect: float, lo: float, hi: float, p_adjusted: float, alpha: float) -> str:
-    if math.isnan(lo) or math.isnan(hi):
+def _verdict(claim: Claim, effect: float, lo: float, hi: float, p_adjusted: float, alpha: float, *, n: int = 2,
+             min_replicates: int = 2) -> str:
+    if math.isnan(lo) or math.isnan(hi) or n < min_replicates:
         return INCONCLUSIVE
     if p_adjusted < alpha:
         return HOLDS if effect > 0 else DOES_NOT_HOLD
@@ -210,7 +222,7 @@ def _verdict(claim: Claim, effect: float, lo: float, hi: float, p_adjusted: floa
 
 def evaluate_claim(claim: Claim, values_a: Sequence[float], values_b: Sequence[float], *,
                    replicates: Replicates | None = None, confidence: float = 1 - ALPHA,
-                   p_adjusted: float | None = None) -> ClaimResult:
+                   p_adjusted: float | None = None, min_replicates: int = 2) -> ClaimResult:
     """Test ``claim`` on paired values of its two variants.
 
     Args:
@@ -222,6 +234,8 @@ def evaluate_claim(claim: Claim, values_a: Sequence[float], values_b: Sequence[f
             the (adjusted) p-value is compared with.
         p_adjusted: the family-adjusted p-value to read the verdict from (a :class:`Ledger`
             passes Holm's); default the claim's own p-value.
+        min_replicates: with fewer pairs the verdict is inconclusive, whatever the interval
+            (the book's ledgers ask for :data:`MIN_REPLICATES`).
 
     Returns:
         A :class:`ClaimResult`. With fewer than two pairs the interval is NaN and the verdict
@@ -252,7 +266,8 @@ def evaluate_claim(claim: Claim, values_a: Sequence[float], values_b: Sequence[f
         claim=claim, values_a=tuple(a.tolist()), values_b=tuple(b.tolist()), replicates=replicates,
         confidence=confidence, n=int(n), mean_a=float(a.mean()), mean_b=float(b.mean()), std_a=_std(a),
         std_b=_std(b), effect=effect, ci_low=float(lo), ci_high=float(hi), detectable=float(half), p_value=float(p),
-        p_adjusted=p_adj, verdict=_verdict(claim, effect, lo, hi, p_adj, 1 - confidence),
+        p_adjusted=p_adj, min_replicates=int(min_replicates),
+        verdict=_verdict(claim, effect, lo, hi, p_adj, 1 - confidence, n=int(n), min_replicates=int(min_replicates)),
     )
 
 
@@ -272,7 +287,7 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return out.tolist()
 
 
-def verdict_rule(confidence: float = 1 - ALPHA) -> str:
+def verdict_rule(confidence: float = 1 - ALPHA, min_replicates: int = MIN_REPLICATES) -> str:
     """The verdict rule in words, built from the constants :func:`evaluate_claim` and :class:`Ledger` apply."""
     pct, alpha = f"{confidence:.0%}", 1 - confidence
     return (
@@ -283,8 +298,8 @@ def verdict_rule(confidence: float = 1 - ALPHA) -> str:
         f"runs it is the plain paired t. A chapter's claims form one family: their two-sided p-values are adjusted "
         f"with Holm's method. A claim HOLDS when its adjusted p-value is below {alpha:g} and the effect is positive, "
         f"DOES NOT HOLD when it is below {alpha:g} and the effect is negative, shows NO EFFECT when it states a "
-        f"margin and the whole interval lies inside ±margin, and is INCONCLUSIVE otherwise (including with fewer "
-        f"than two replicates). 'Detectable' is the interval's half-width: the smallest effect this run could "
+        f"margin and the whole interval lies inside ±margin, and is INCONCLUSIVE otherwise, and always with fewer "
+        f"than {min_replicates} paired replicates, too few to decide. 'Detectable' is the interval's half-width: the smallest effect this run could "
         f"have told from zero."
     )
 
@@ -308,14 +323,20 @@ _VERDICT_STYLE = {  # colour-blind-safe (seaborn "colorblind" blue / orange / gr
 class Ledger:
     """The claims of one chapter: one family, Holm-adjusted, with their verdicts.
 
-    >>> ledger = Ledger()
+    A claim with fewer than ``min_replicates`` paired replicates stays inconclusive (the book's
+    rule: :data:`MIN_REPLICATES`).
+
+    >>> ledger = Ledger(min_replicates=3)
     >>> claim = Claim("Two-stage beats one-stage", "Sec. IV-D", "accuracy", "FESR_JL", "FESR_JL", "FESR_OneSt")
     >>> ledger.add(claim, [0.81, 0.83, 0.80], [0.78, 0.79, 0.77]).verdict
     'holds'
+    >>> Ledger().add(claim, [0.81, 0.83, 0.80], [0.78, 0.79, 0.77]).verdict
+    'inconclusive'
     """
 
     confidence: float = 1 - ALPHA
     digits: int = 3
+    min_replicates: int = MIN_REPLICATES
     _raw: list[ClaimResult] = field(default_factory=list, repr=False)
 
     def add(self, claim: Claim, values_a: Sequence[float], values_b: Sequence[float], *,
@@ -323,7 +344,7 @@ class Ledger:
         """Evaluate ``claim`` and add it to the family; returns its result with the family's
         adjustment as it stands after this claim."""
         self._raw.append(evaluate_claim(claim, values_a, values_b, replicates=replicates,
-                                        confidence=self.confidence))
+                                        confidence=self.confidence, min_replicates=self.min_replicates))
         return self.results[-1]
 
     @property
@@ -331,7 +352,8 @@ class Ledger:
         """Every claim's result, verdicts read from Holm-adjusted p-values over the whole family."""
         adjusted = holm([r.p_value for r in self._raw])
         alpha = 1 - self.confidence
-        return [replace(r, p_adjusted=p, verdict=_verdict(r.claim, r.effect, r.ci_low, r.ci_high, p, alpha))
+        return [replace(r, p_adjusted=p, verdict=_verdict(r.claim, r.effect, r.ci_low, r.ci_high, p, alpha, n=r.n,
+                                                          min_replicates=r.min_replicates))
                 for r, p in zip(self._raw, adjusted)]
 
     def __len__(self) -> int:
@@ -393,4 +415,4 @@ class Ledger:
 
     def rule_html(self) -> str:
         """The verdict rule as a paragraph, for printing under the table."""
-        return f"<p><strong>Verdict rule.</strong> {html.escape(verdict_rule(self.confidence))}</p>"
+        return f"<p><strong>Verdict rule.</strong> {html.escape(verdict_rule(self.confidence, self.min_replicates))}</p>"

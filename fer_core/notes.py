@@ -28,6 +28,9 @@ def explain(r: ClaimResult, *, unit: str = "paired replicates") -> str:
         return "fewer than two paired values, so no interval can be formed."
     d = np.asarray(r.values_a) - np.asarray(r.values_b)
     way = f"it goes the claimed way on {int((r.claim.sign * d > 0).sum())} of {r.n} {unit}"
+    if r.too_few:
+        return (f"{way}, fewer than the {r.min_replicates} paired replicates the book's rule needs to decide "
+                f"(effect {r.effect:+.3f}, this run could detect about ±{r.detectable:.3f}).")
     if r.verdict == "holds":
         return f"{way}, and the effect is significant after Holm's adjustment."
     if r.verdict == "does not hold":

@@ -60,7 +60,8 @@ print(f"profile={profile} seed={seed} data={data_root or dataset}: {len(table)} 
 #   p = 2\,\Pr\big(T_{n-1} > |\bar d| / \widehat{\mathrm{se}}\big). \tag{3}$$
 #
 # A chapter's $p$-values are adjusted together with Holm's method; the verdict reads the
-# adjusted value against $\alpha$ (the rule in words follows the table below).
+# adjusted value against $\alpha$, and only where $n \ge n_{min}$ (fewer replicates: inconclusive).
+# The rule in words, with this build's $\alpha$ and $n_{min}$, follows the table below.
 
 # %% [markdown]
 # ## Verdicts per chapter

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from fer_core.claims import (ALPHA, DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, NO_EFFECT, VERDICT_RULE, Claim, Ledger,
-                             Replicates, evaluate_claim, holm, verdict_rule)
+from fer_core.claims import (ALPHA, DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, MIN_REPLICATES, NO_EFFECT, VERDICT_RULE,
+                             Claim, Ledger, Replicates, evaluate_claim, holm, verdict_rule)
 
 TWO_STAGE = Claim("Two-stage training beats one-stage training", "Sec. IV-D, Fig. 8", "accuracy",
                   better="FESR_JL", variant_a="FESR_JL", variant_b="FESR_OneSt")
@@ -60,7 +60,7 @@ def test_a_claim_significant_alone_can_be_inconclusive_in_its_family():
     a, b = [0.80, 0.82, 0.85, 0.79], [0.77, 0.80, 0.82, 0.74]  # p about 0.011 on its own
     alone = evaluate_claim(TWO_STAGE, a, b)
     assert alone.p_value < ALPHA and alone.verdict == HOLDS
-    ledger = Ledger()
+    ledger = Ledger(min_replicates=2)
     ledger.add(TWO_STAGE, a, b)
     for _ in range(4):  # four null claims join the family
         ledger.add(TWO_STAGE, [0.8, 0.7, 0.9, 0.6], [0.7, 0.8, 0.6, 0.9])
@@ -139,7 +139,7 @@ def test_bad_inputs_raise_clear_errors():
 
 
 def test_ledger_renders_table_and_records():
-    ledger = Ledger()
+    ledger = Ledger(min_replicates=2)
     ledger.add(TWO_STAGE, [0.90, 0.91, 0.92], [0.80, 0.80, 0.82])
     ledger.add(Claim("x", "Table 2", "accuracy", "A", "A", "B", paper_effect=0.021), [0.95], [0.50])
     df = ledger.to_frame()
@@ -171,6 +171,10 @@ def test_closing_note_sentences_follow_the_verdict():
     assert "2 of 3" not in explain(mixed) and "1 of 3 paired replicates" in explain(mixed)
     assert f"±{mixed.detectable:.3f}" in explain(mixed)
     assert explain(evaluate_claim(TWO_STAGE, [0.8], [0.7])).startswith("fewer than two paired values")
+    few = evaluate_claim(TWO_STAGE, [0.90, 0.91, 0.92], [0.80, 0.80, 0.82], min_replicates=10)
+    assert few.verdict == INCONCLUSIVE and few.too_few
+    assert explain(few).endswith("fewer than the 10 paired replicates the book's rule needs to decide (effect +0.103, "
+                                 f"this run could detect about ±{few.detectable:.3f}).")
 
     ledger = Ledger()
     paper = Claim("Two-stage beats one-stage", "Fig. 8", "accuracy", "A", "A", "B", paper_effect=0.001)
@@ -185,3 +189,16 @@ def test_closing_note_sentences_follow_the_verdict():
     assert gates_note(gates, consequence="So there.") == ("- **The checks before the claims.** Not met: plain "
                                                           "recogniser (40% against >= 50%). So there.")
     assert gates_note(gates[gates.passes]).endswith("All pass.")
+
+
+def test_a_book_ledger_needs_ten_replicates_to_decide():
+    assert MIN_REPLICATES == 10 and Ledger().min_replicates == MIN_REPLICATES
+    nine = [0.80 + 0.01 * i for i in range(9)]
+    ledger = Ledger()
+    r9 = ledger.add(TWO_STAGE, [v + 0.1 for v in nine], nine)
+    assert r9.p_value < 1e-6 and r9.verdict == INCONCLUSIVE and r9.too_few  # clear, but only 9 replicates
+    ten = [*nine, 0.9]
+    r10 = ledger.add(TWO_STAGE, [v + 0.1 for v in ten], ten)
+    assert r10.verdict == HOLDS and not r10.too_few
+    assert "fewer than 10 paired replicates" in VERDICT_RULE and "fewer than 4 paired" in verdict_rule(0.95, 4)
+    assert "fewer than 10 paired replicates" in Ledger().rule_html()
