@@ -37,7 +37,7 @@ import torch
 from fer_core.train import Method
 
 if TYPE_CHECKING:
-    from fer_core.methods.compare.experiments import CompareStudy
+    from fer_core.experiments.study import Study  # the comparison's study (CompareStudy); the base avoids an import circle
 
 __all__ = ["Adapter", "ADAPTERS", "adapter", "FESRAdapter", "JESRLAdapter", "FaPEAdapter", "GroupGANAdapter",
            "CompGANAdapter", "other_labels"]
@@ -66,14 +66,14 @@ class Adapter(abc.ABC):
     package: ClassVar[str] = ""
 
     @abc.abstractmethod
-    def build(self, study: "CompareStudy", fold: int) -> Method:
+    def build(self, study: "Study", fold: int) -> Method:
         """The paper's untrained method for this protocol on ``fold`` (global RNG seeded by the caller)."""
 
-    def train_set(self, study: "CompareStudy", fold: int) -> Any:
+    def train_set(self, study: "Study", fold: int) -> Any:
         """What the method's ``step`` reads: by default the fold's training faces."""
         return study.data.fold(fold, study.device)["train"]
 
-    def fit(self, study: "CompareStudy", exp: Any) -> tuple[Any, float]:
+    def fit(self, study: "Study", exp: Any) -> tuple[Any, float]:
         """Train (or reload) the generator of ``exp`` with the shared loop in its run folder:
         ``(trained method, training seconds)`` (NaN seconds when it was only reloaded)."""
         P = study.P
@@ -85,7 +85,7 @@ class Adapter(abc.ABC):
         method.nets.eval()
         return method, (res.seconds if fresh and res.resumed_from == 0 else math.nan)
 
-    def cost(self, method: Any, study: "CompareStudy", fold: int) -> dict[str, float]:
+    def cost(self, method: Any, study: "Study", fold: int) -> dict[str, float]:
         """FLOPs and memory of one training step of ``method`` (:func:`~fer_core.methods.compare.cost.step_cost`)."""
         from fer_core.methods.compare.cost import step_cost
 
@@ -94,16 +94,16 @@ class Adapter(abc.ABC):
         return step_cost(method, batch, device=study.device, step=int(study.P["gan_steps"]),
                          images=self.images_per_step(study))
 
-    def images_per_step(self, study: "CompareStudy") -> int:
+    def images_per_step(self, study: "Study") -> int:
         """Real faces one training step reads (the FLOPs per training image divide by it)."""
         return int(study.P["gan_batch_size"])
 
     @abc.abstractmethod
-    def augment(self, method: Method, study: "CompareStudy", fold: int, n: int, seed: int) -> dict[str, torch.Tensor]:
+    def augment(self, method: Method, study: "Study", fold: int, n: int, seed: int) -> dict[str, torch.Tensor]:
         """``{"image": (n, C, S, S), "expression": (n,)}`` generated from the fold's training faces."""
 
     @abc.abstractmethod
-    def edit(self, method: Method, study: "CompareStudy", src: Mapping[str, Any], rng: np.random.Generator
+    def edit(self, method: Method, study: "Study", src: Mapping[str, Any], rng: np.random.Generator
              ) -> dict[str, Any]:
         """The paper's edit of ``src`` (``study.edit_inputs``): ``fake`` ``(N, C, S, S)``, the judge's
         targets ``expression`` ``(N,)`` and ``pose`` (view codes or ``None``), and ``truth`` (the true
@@ -119,7 +119,7 @@ class FESRAdapter(Adapter):
     package = "fer_core.methods.fesr"
     name, idea, paper = "FESR", "faces of new identities (z ~ U(-1, 1)) from FESGAN", "yan2020fesr"
 
-    def build(self, study: "CompareStudy", fold: int) -> Method:
+    def build(self, study: "Study", fold: int) -> Method:
         from fer_core.methods.fesr.method import FESR, FESRConfig, fesr_variant
         from fer_core.methods.fesr.nets import FESGANConfig, RConfig
 
@@ -156,7 +156,7 @@ class JESRLAdapter(Adapter):
     package = "fer_core.methods.jesrl"
     name, idea, paper = "JESRL", "expression transfer between real faces (switch GAN)", "zhang2021jesrl"
 
-    def build(self, study: "CompareStudy", fold: int) -> Method:
+    def build(self, study: "Study", fold: int) -> Method:
         from fer_core.methods.jesrl.method import JESRL, jesrl_variant
         from fer_core.methods.jesrl.nets import ClassifierConfig, SwitchGANConfig
 
@@ -228,7 +228,7 @@ class FaPEAdapter(Adapter):
     name, idea, paper = "FaPE-GAN", "the same face in another view (landmark pose maps)", "wang2019fapegan"
     needs, target = ("views",), "pose"
 
-    def build(self, study: "CompareStudy", fold: int) -> Method:
+    def build(self, study: "Study", fold: int) -> Method:
         from fer_core.methods.fapegan.method import FaPEGAN
         from fer_core.methods.fapegan.nets import FaPEConfig
 
@@ -316,7 +316,7 @@ class GroupGANAdapter(Adapter):
     name, idea, paper = "GroupGAN", "weak faces magnified (weak -> peak) before recognition", "niu2022groupgan"
     needs, target = ("sequences",), "intensity"
 
-    def build(self, study: "CompareStudy", fold: int) -> Method:
+    def build(self, study: "Study", fold: int) -> Method:
         from fer_core.methods.groupgan.method import GroupGAN, GroupGANSettings
         from fer_core.methods.groupgan.nets import GroupGANConfig
 
