@@ -161,9 +161,11 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # weights; set_threshold: the probability above which a class is in f(x) for Eqs. 14-18; probe_steps: the linear
     # classifier of +Front / +Combine / Ours; cls_probe_heads: F_cls heads that learn on the detached feature (only the
     # expression loss shapes the backbone: the CPU deviation); gan_residual: editors add their output to the source.
+    # shot_seeds: extra seeds of the shots claim (L. and L.+G(Pose)+G(Exp) on the few-shot tasks at every shot count:
+    # few-shot tasks x episodes x seeds replicates); the face claims pair over loop_tasks / judge_tasks episodes.
     "compgan": {
         "smoke": dict(size=32, channels=3, n_identities=6, n_classes=4, fine_spacing=2.0, n_episodes=1, seeds=(0,),
-                      tasks=("ER-SS", "ER-FE"), shots=(1, 3),
+                      shot_seeds=(0,), tasks=("ER-SS", "ER-FE"), shots=(1, 3),
                       gan_width=4, gan_steps=2, gan_batch_size=4, gan_lr=2e-4, gan_residual=True, label_maps=True,
                       per_source=2,
                       lam=dict(exp=20.0, pose=20.0, id=10.0, con=30.0, recon=15.0, loop=10.0, adv=1.0),
@@ -176,7 +178,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       ablations=("loop",), judge_tasks=("ER-SS",), judge_steps=2, judge_batch_size=16, judge_width=4,
                       judge_id_widths=(4, 4, 8, 8), n_pairs=12, n_show=3, n_embed=12, set_threshold=0.5, probe_steps=20),
         "small": dict(size=32, channels=3, n_identities=20, n_classes=8, fine_spacing=2.0, n_episodes=1,
-                      seeds=(0, 1), tasks=("ER-SS", "ER-FID", "ER-ZID", "ER-FP", "ER-ZP", "ER-FE"), shots=(1, 5),
+                      seeds=(0, 1), shot_seeds=(2, 3), tasks=("ER-SS", "ER-FID", "ER-ZID", "ER-FP", "ER-ZP", "ER-FE"),
+                      shots=(1, 5),
                       gan_width=8, gan_steps=60, gan_batch_size=8, gan_lr=2e-4, gan_residual=True, label_maps=True,
                       per_source=4,
                       lam=dict(exp=20.0, pose=20.0, id=10.0, con=30.0, recon=15.0, loop=10.0, adv=1.0),
@@ -189,7 +192,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       ablations=(), judge_tasks=("ER-SS",), judge_steps=100, judge_batch_size=32, judge_width=8,
                       judge_id_widths=(8, 16, 32, 32), n_pairs=120, n_show=6, n_embed=60, set_threshold=0.5, probe_steps=100),
         "paper": dict(size=128, channels=3, n_identities=119, n_classes=54, fine_spacing=1.0, n_episodes=2,
-                      seeds=(0, 1, 2, 3, 4), tasks=("ER-SS", "ER-FID", "ER-ZID", "ER-FP", "ER-ZP", "ER-FE"),
+                      seeds=(0, 1, 2, 3, 4), shot_seeds=(),
+                      tasks=("ER-SS", "ER-FID", "ER-ZID", "ER-FP", "ER-ZP", "ER-FE"),
                       shots=(1, 3, 5), gan_width=64, gan_steps=50000, gan_batch_size=64, gan_lr=2e-4, gan_residual=False,
                       label_maps=False,
                       per_source=4, lam=dict(exp=20.0, pose=20.0, id=10.0, con=30.0, recon=15.0, loop=10.0, adv=1.0),
@@ -201,7 +205,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       cnn_lr=1e-3, n_per_class=10, curve=(1, 3, 5, 10, 20, 50, 100, 200, 500, 1000),
                       shot_variants=("L.", "L.+G(Pose)", "L.+G(Exp)", "L.+G(Pose)+G(Exp)"),
                       loop_tasks=("ER-SS", "ER-FID", "ER-ZID", "ER-FP", "ER-ZP", "ER-FE"),
-                      ablations=("exp", "pose", "id", "con", "recon", "loop", "adv"), judge_tasks=("ER-SS",),
+                      ablations=("exp", "pose", "id", "con", "recon", "loop", "adv"),
+                      judge_tasks=("ER-SS", "ER-FID", "ER-ZID", "ER-FP", "ER-ZP", "ER-FE"),
                       judge_steps=3000, judge_batch_size=64, judge_width=32, judge_id_widths=(32, 64, 128, 128),
                       n_pairs=1000, n_show=6, n_embed=90, set_threshold=0.5, probe_steps=500),
     },

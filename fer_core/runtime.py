@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-from typing import Iterator
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
 
-__all__ = ["pick_device", "seed_everything", "autocast", "is_cuda", "rng_state", "set_rng_state"]
+__all__ = ["pick_device", "seed_everything", "start_chapter", "autocast", "is_cuda", "rng_state", "set_rng_state"]
 
 
 def pick_device(preference: str | torch.device | None = "auto") -> torch.device:
@@ -50,6 +50,23 @@ def seed_everything(seed: int, *, deterministic: bool = True) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
+
+
+def start_chapter(settings: Mapping[str, Any], *, seed: int, device: str | torch.device | None = "auto",
+                  show: Sequence[str] | None = None) -> torch.device:
+    """A chapter's first cell: seed everything, keep the notebook's own process on one CPU thread (its
+    experiments run in worker processes, one per core), print the profile and return the device.
+
+    ``settings``: the chapter's :class:`~fer_core.profiles.Profile`; ``show``: the settings to print
+    (all when None).
+    """
+    dev = pick_device(device)
+    seed_everything(seed)
+    if dev.type == "cpu":
+        torch.set_num_threads(1)
+    shown = dict(settings) if show is None else {k: settings[k] for k in show}
+    print(f"profile={getattr(settings, 'name', '?')} device={dev} settings={shown}")
+    return dev
 
 
 @contextlib.contextmanager

@@ -42,7 +42,6 @@ device = "auto"
 
 # %%
 import matplotlib.pyplot as plt
-import torch
 from IPython.display import HTML, Markdown, display
 
 from fer_core import runtime
@@ -51,10 +50,7 @@ from fer_core.methods.compare.experiments import CompareStudy
 from fer_core.profiles import get_profile
 
 P = get_profile("compare", profile)
-runtime.seed_everything(seed)
-if runtime.pick_device(device).type == "cpu":
-    torch.set_num_threads(1)
-print(f"profile={P.name} device={runtime.pick_device(device)} methods={list(P.methods)}")
+runtime.start_chapter(P, seed=seed, device=device, show=("methods", "folds", "seeds", "steps", "gan_steps"))
 
 # %% [markdown]
 # ## The protocol

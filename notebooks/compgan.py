@@ -54,10 +54,7 @@ from fer_core.profiles import get_profile
 from fer_core.viz import show_source
 
 P = get_profile("compgan", profile)
-runtime.seed_everything(seed)
-if runtime.pick_device(device).type == "cpu":
-    torch.set_num_threads(1)
-print(f"profile={P.name} device={runtime.pick_device(device)} settings={dict(P)}")
+runtime.start_chapter(P, seed=seed, device=device)
 
 # %% [markdown]
 # ## Symbols
@@ -353,8 +350,12 @@ exp.paper_comparison()
 # ## Claims ledger
 #
 # The recognition claims pair two variants over the same episodes and seeds, pooled over the
-# six tasks; the two claims about faces pair two generators' edits of the same test faces of the
-# judged ER-SS episode (same sources, targets and references):
+# six tasks. The two claims about faces pair two generators over the episodes that trained
+# both: in each, both edit the same test faces towards the same targets with the same
+# references, and the episode's mean is one replicate (its spread comes from training the
+# generators, not from which faces were drawn). The closed-loop claim runs on `loop_tasks`,
+# the identity claim on the judged episodes (`judge_tasks`); a profile with fewer than ten
+# such episodes leaves them inconclusive by the book's rule, however large the effect.
 
 # %%
 ledger, per_rep = exp.ledger()

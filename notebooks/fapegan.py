@@ -69,10 +69,7 @@ from fer_core.profiles import get_profile
 from fer_core.viz import show_source
 
 P = get_profile("fapegan", profile)
-runtime.seed_everything(seed)
-if runtime.pick_device(device).type == "cpu":
-    torch.set_num_threads(1)
-print(f"profile={P.name} device={runtime.pick_device(device)} settings={dict(P)}")
+runtime.start_chapter(P, seed=seed, device=device)
 
 # %% [markdown]
 # ## Symbols

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 from fer_core.methods.compgan.experiments import FCLS, GAN, NOLOOP_GAN, PIX2PIX, CompGANStudy, fold_layout
-from fer_core.methods.compgan.paper import BOTH, CNN, COMBINE, FRONT, L, NOLOOP, OURS, POSE, shot_variant
+from fer_core.methods.compgan.paper import BOTH, CNN, COMBINE, FEW_SHOT, FRONT, L, NOLOOP, OURS, POSE, shot_variant
 from fer_core.profiles import PROFILES
 from fer_core.results import ResultStore
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 TINY = dict(PROFILES["compgan"]["smoke"], tasks=("ER-SS", "ER-FE"), n_identities=5, n_classes=4, n_pairs=8,
-            n_show=2, n_embed=6, curve=())
+            n_show=2, n_embed=6, curve=(), shot_seeds=(1,))
 
 
 def _study(root, P=TINY, **kw):
@@ -36,8 +36,14 @@ def test_profiles_define_every_setting_and_enough_replicates():
     assert set(smoke) == set(small) == set(paper)
     assert paper["gan_lr"] == 2e-4 and paper["cls_lr"] == 0.01 and paper["gan_batch_size"] == 64
     assert paper["size"] == 128 and paper["n_classes"] == 54 and paper["shots"] == (1, 3, 5)
-    # claims pool the six tasks: episodes x seeds x tasks replicates
-    assert len(small["tasks"]) * small["n_episodes"] * len(small["seeds"]) >= 10
+    for P in (small, paper):
+        # claims pool the six tasks: episodes x seeds x tasks replicates
+        assert len(P["tasks"]) * P["n_episodes"] * len(P["seeds"]) >= 10
+        # the shots claim: few-shot tasks x episodes x (seeds and shot_seeds)
+        few = [t for t in P["tasks"] if t in FEW_SHOT]
+        assert len(few) * P["n_episodes"] * len({*P["seeds"], *P["shot_seeds"]}) >= 10
+    # the face claims pair over episodes: the paper profile judges (and trains w/o L_loop on) ten or more
+    assert len(paper["judge_tasks"]) * paper["n_episodes"] >= 10 and len(paper["loop_tasks"]) * paper["n_episodes"] >= 10
 
 
 def test_folds_grow_by_real_shots_only(tiny):
@@ -88,11 +94,26 @@ def test_tables_gates_and_ledger(tiny):
     texts = [r.claim.text for r in ledger.results]
     assert any("closed-loop" in t for t in texts) and any("More shots" in t for t in texts)
     assert any("identity" in t for t in texts) and len(per_rep)
-    faces = [r for r in ledger.results if r.replicates.kind == "independent"]
-    assert len(faces) == 2 and all(r.n == TINY["n_pairs"] for r in faces)  # paired over the judged test faces
+    faces = [r for r in ledger.results if r.claim.metric in ("L1 to the true face", "identity cosine")]
+    # paired over the episodes that scored both generators (one judged ER-SS episode here): too few to decide
+    assert len(faces) == 2 and all(r.n == 1 and r.verdict == "inconclusive" for r in faces)
+    assert all(r.replicates.kind == "folds" for r in ledger.results)
+    shots = next(r for r in ledger.results if "More shots" in r.claim.text)
+    assert shots.n == 2  # ER-FE's episode under seed 0 and the extra shot seed 1
     assert {"generator", "attribute", "class", "value"} <= set(study.preservation().columns)
     feats, ids, kinds, gen = study.embedding()
     assert len(feats) == len(ids) == len(kinds) == len(gen) and gen.any() and (~gen).any()
+
+
+def test_extra_shot_seeds_run_the_shot_comparison_only(tiny):
+    study, _ = tiny
+    fe1, fe3, ss = study.fold_of("ER-FE", 1), study.fold_of("ER-FE", 3), study.fold_of("ER-SS")
+    extra = {(e.variant, e.fold) for e in study.experiments if e.seed == 1 and e.variant not in (FCLS, GAN)}
+    assert extra == {(L, fe1), (BOTH, fe1), (L, fe3), (BOTH, fe3)}  # no ER-SS run, no other augmenter
+    assert not any(e.seed == 1 and e.fold == ss for e in study.experiments)
+    v = study.values()
+    assert set(v[v.variant == L].seed) == {0}  # the tables read the study's seeds only
+    assert set(v[v.variant.str.startswith("gain")].seed) == {0, 1}
 
 
 def test_judge_shares_no_weights_with_F_cls(tiny):

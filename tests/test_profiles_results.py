@@ -31,6 +31,25 @@ def test_profile_access_and_errors():
         p._values["size"] = 1  # read-only
 
 
+def test_start_chapter_seeds_keeps_one_thread_and_prints_the_profile(capsys):
+    from fer_core import runtime
+
+    threads = torch.get_num_threads()
+    try:
+        P = get_profile("fesr", "smoke")
+        dev = runtime.start_chapter(P, seed=3, device="cpu", show=("folds", "seeds"))
+        a = torch.rand(3)
+        assert dev == torch.device("cpu") and torch.get_num_threads() == 1
+        assert capsys.readouterr().out.strip() == "profile=smoke device=cpu settings={'folds': 2, 'seeds': (0,)}"
+        runtime.start_chapter(P, seed=3, device="cpu")
+        assert torch.equal(torch.rand(3), a)  # the same seed, the same draws
+        assert "'gan_width': 8" in capsys.readouterr().out  # every setting when show is None
+        with pytest.raises(ValueError, match="seed must be a non-negative int"):
+            runtime.start_chapter(P, seed=-1, device="cpu")
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_cached_computes_once_and_round_trips_tensors(tmp_path):
     store = ResultStore("demo", root=tmp_path)
     calls = []

@@ -32,7 +32,7 @@ import pandas as pd
 import torch
 
 from fer_core import evaluate, metrics, runtime
-from fer_core.claims import Ledger, Replicates
+from fer_core.claims import Ledger
 from fer_core.data.f2ed_tasks import FEW_SHOT_TASKS, f2ed_task
 from fer_core.data.memory import TensorFaces
 from fer_core.experiments import ChapterData, Experiment, Plan, Study, prepare_data, tables
@@ -98,7 +98,8 @@ class CompGANStudy(JudgeMixin, Study):
     """Every experiment of the Comp-GAN chapter for one profile, data set and seed."""
 
     chapter = "compgan"
-    plan_settings = ("seeds", "n_show", "judge_tasks", "loop_tasks", "ablations", "curve", "shot_variants")
+    plan_settings = ("seeds", "shot_seeds", "n_show", "judge_tasks", "loop_tasks", "ablations", "curve",
+                     "shot_variants")
     evaluation_settings = ("n_pairs", "set_threshold", "probe_steps", "n_embed")
 
     def __init__(self, P: Mapping[str, Any], data: ChapterData, **kwargs: Any):
@@ -123,6 +124,16 @@ class CompGANStudy(JudgeMixin, Study):
     @property
     def shots(self) -> list[int]:
         return sorted(int(s) for s in self.P["shots"])
+
+    @property
+    def shot_seeds(self) -> list[int]:
+        """The seeds of the few-shot episodes' shot comparison (``seeds`` and ``shot_seeds``): the shots
+        claim pairs few-shot tasks x episodes x these seeds; the tables read ``seeds`` only."""
+        return sorted({*self.seeds, *(int(s) for s in self.P["shot_seeds"])})
+
+    def has_shots(self, task: str) -> bool:
+        """Whether ``task`` is run at more than one shot count (the shots claim's episodes)."""
+        return task in FEW_SHOT and len(self.shots) > 1
 
     def fold_of(self, task: str, shots: int | None = None, episode: int = 0) -> int:
         s = (self.shots[0] if task in FEW_SHOT_TASKS else 0) if shots is None else int(shots)
@@ -246,8 +257,11 @@ class CompGANStudy(JudgeMixin, Study):
                         runs.append(self.make(NOLOOP, f, s))
                     if task == "ER-SS":
                         runs.append(self.make(CNN, f, s))
-                else:
+            for s in self.shot_seeds if self.has_shots(task) else ():
+                if not main:
                     runs += [self.make(v, f, s) for v in P["shot_variants"]]
+                elif s not in self.seeds:  # the shots claim's extra replicates: its two recognisers only
+                    runs += [self.make(v, f, s) for v in (L, BOTH)]
                 if f == self.curve_fold:
                     runs += [self.make(curve_variant(int(n)), f, s) for n in P["curve"]
                              if int(n) != int(P["n_per_class"])]
@@ -526,8 +540,8 @@ class CompGANStudy(JudgeMixin, Study):
     def values(self) -> pd.DataFrame:
         """One row per recognition result: ``variant`` (the Tables' names; on the extra shot folds
         ``"<name> (k-shot)"``), ``task``, ``shots``, ``fold`` (the main fold of the episode: what claims pair
-        on), ``seed`` and the metrics; the derived rows +Front, +Combine and Comp-GAN; the gains per shot
-        count; the judge's identity reading of Comp-GAN's and Pix2Pix's faces."""
+        on), ``seed`` (``seeds`` only) and the metrics; the derived rows +Front, +Combine and Comp-GAN; the
+        gains per shot count (over ``shot_seeds`` too)."""
         rows = []
         recs = [*RECOGNISERS, CNN, *(curve_variant(int(n)) for n in self.P["curve"])]
         for e in self.runs(*recs):
@@ -544,38 +558,45 @@ class CompGANStudy(JudgeMixin, Study):
                              **{k: r.get(f"{prefix}_{k}", math.nan) for k in keys[1:]}})
         df = pd.DataFrame(rows)
         extra = []
-        if len(df):
+        if len(df):  # the gains pair every seed of the shot comparison; the tables read the study's seeds
+            full, df = df, df[df.seed.isin(self.seeds)]
             for s in self.shots:
                 for t in FEW_SHOT:
-                    a = df[(df.variant == (BOTH if s == self.shots[0] else shot_variant(BOTH, s))) & (df.task == t)]
-                    b = df[(df.variant == (L if s == self.shots[0] else shot_variant(L, s))) & (df.task == t)]
+                    a = full[(full.variant == (BOTH if s == self.shots[0] else shot_variant(BOTH, s)))
+                             & (full.task == t)]
+                    b = full[(full.variant == (L if s == self.shots[0] else shot_variant(L, s))) & (full.task == t)]
                     d = (a.set_index(["fold", "seed"]).accuracy - b.set_index(["fold", "seed"]).accuracy).dropna()
                     extra += [{"variant": gain(s), "task": t, "shots": s, "fold": k, "seed": sd, "gain": v}
                               for (k, sd), v in d.items()]
         return pd.concat([df, pd.DataFrame(extra)], ignore_index=True)
 
-    def face_values(self) -> list[tuple[Any, np.ndarray, np.ndarray]]:
-        """``(claim, values A, values B)`` of the face claims: per test face of the first judged episode, the
-        composed edit's L1 to the true face with and without ``L_loop``, and the judge's identity cosine of
-        Comp-GAN's and Pix2Pix's composed edits (the same sources and targets)."""
+    def face_values(self) -> tuple[list[tuple[Any, str]], pd.DataFrame]:
+        """The face claims and their values, one row per (generator, episode): ``variant``, ``fold`` (the
+        episode's main fold), ``seed``, ``l1`` (the composed edit's mean L1 to the true face, on every episode
+        whose world renders it and that trained the generator without ``L_loop``) and ``identity_cosine`` (the
+        judge's mean identity cosine of the composed edits, on the judged episodes). Comp-GAN and its
+        competitor edit the same sources towards the same targets, so the claims pair over episodes: the
+        generators' training is what replicates, not the choice of faces."""
         from fer_core.methods.compgan.paper import face_claims
 
-        judged = [f for f in self.main_folds if self.judged(f)]
-        if not judged:
-            return []
-        f = judged[0]
-        both = self.result(GAN, f)["G(Pose)+G(Exp)"]
-        loop = NOLOOP_GAN in {e.variant for e in self.experiments} and "l1_per_face" in both
-        claims = face_claims(loop=bool(loop and self.make(NOLOOP_GAN, f) in self.experiments),
-                             identity=PIX2PIX in {e.variant for e in self.experiments})
-        out = []
-        for c in claims:
-            if c.variant_b == "Comp-GAN w/o L_loop":
-                a, b = both["l1_per_face"], self.result(NOLOOP_GAN, f)["G(Pose)+G(Exp)"]["l1_per_face"]
-            else:
-                a, b = both["identity_cosine"], self.result(PIX2PIX, f)["Pix2Pix"]["identity_cosine"]
-            out.append((c, np.asarray(a, float), np.asarray(b, float)))
-        return out
+        ran = {(e.variant, e.fold) for e in self.experiments}
+        rows = []
+        for f in self.main_folds:
+            if (GAN, f) not in ran:
+                continue
+            both = self.result(GAN, f)["G(Pose)+G(Exp)"]
+            if "l1_per_face" in both and (NOLOOP_GAN, f) in ran:
+                rows += [{"variant": "Comp-GAN", "fold": f, "seed": self.seed, "l1": float(both["l1"])},
+                         {"variant": "Comp-GAN w/o L_loop", "fold": f, "seed": self.seed,
+                          "l1": float(self.result(NOLOOP_GAN, f)["G(Pose)+G(Exp)"]["l1"])}]
+            if "identity_cosine" in both and (PIX2PIX, f) in ran:
+                rows += [{"variant": "Comp-GAN", "fold": f, "seed": self.seed,
+                          "identity_cosine": float(np.mean(np.asarray(both["identity_cosine"], float)))},
+                         {"variant": "Pix2Pix", "fold": f, "seed": self.seed, "identity_cosine": float(np.mean(
+                             np.asarray(self.result(PIX2PIX, f)["Pix2Pix"]["identity_cosine"], float)))}]
+        df = pd.DataFrame(rows, columns=["variant", "fold", "seed", "l1", "identity_cosine"])
+        claims = face_claims(loop=bool(df.l1.notna().any()), identity=bool(df.identity_cosine.notna().any()))
+        return [(c, "l1" if c.variant_b == "Comp-GAN w/o L_loop" else "identity_cosine") for c in claims], df
 
     def _cell(self, v: pd.DataFrame, name: str, task: str | None = None, col: str = "accuracy") -> str:
         sel = v[(v.variant == name) & ((v.task == task) if task is not None else True)][col].dropna()
@@ -730,16 +751,12 @@ class CompGANStudy(JudgeMixin, Study):
         return claims(shots=shots)
 
     def ledger(self) -> tuple[Ledger, pd.DataFrame]:
-        """The claims ledger: recognition claims paired over episode and seed (resampled splits: the corrected
-        interval), face claims paired over the judged episode's test faces (independent faces: the paired t)."""
+        """The claims ledger: recognition claims paired over episode and seed, face claims paired over the
+        episodes that scored both generators (resampled splits: the corrected interval); one Holm family."""
         ss = [self.data.splits[f] for f in self.main_folds]
-        book, per = tables.ledger(self.values(), self.claims(), replicates=tables.fold_ratio(ss))
-        rows = []
-        for claim, a, b in self.face_values():
-            book.add(claim, a, b, replicates=Replicates.independent())
-            rows += [{"claim": claim.text, "fold": f"face {i}", "seed": self.seed, "A": claim.variant_a, "value A": x,
-                      "B": claim.variant_b, "value B": y} for i, (x, y) in enumerate(zip(a, b))]
-        return book, pd.concat([per, pd.DataFrame(rows)], ignore_index=True)
+        face_claims, faces = self.face_values()
+        values = pd.concat([self.values(), faces], ignore_index=True)
+        return tables.ledger(values, [*self.claims(), *face_claims], replicates=tables.fold_ratio(ss))
 
     def paper_comparison(self) -> pd.DataFrame:
         """"Paper reports / this run": Tables 4-5 per task, and Table 7."""

@@ -111,7 +111,7 @@ def claims(*, shots: tuple[int, int] | None) -> list[tuple[Claim, str]]:
 
 
 def face_claims(*, loop: bool, identity: bool) -> list[Claim]:
-    """The claims about generated faces, paired over the judged episode's test faces (same sources and targets)."""
+    """The claims about generated faces, paired over episodes (the same sources and targets in each)."""
     out = []
     if loop:
         out.append(Claim("The closed-loop loss helps: composed faces lie closer to the true face", "Sec. 4.3, Fig. 16",

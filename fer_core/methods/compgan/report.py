@@ -5,12 +5,11 @@ Every statement is computed from the study's settings and results; nothing here 
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
+from fer_core import notes
 from fer_core.claims import Ledger
 
 if TYPE_CHECKING:
@@ -88,22 +87,6 @@ def deviations(study: "CompGANStudy") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["aspect", "paper", "this run"]).set_index("aspect")
 
 
-def _why(r) -> str:
-    if math.isnan(r.ci_low):
-        return "fewer than two paired values, so no interval can be formed."
-    d = np.asarray(r.values_a) - np.asarray(r.values_b)
-    unit = "paired episodes x seeds" if r.replicates.kind == "folds" else "paired test faces of one episode"
-    way = f"it goes the claimed way on {int((r.claim.sign * d > 0).sum())} of {r.n} {unit}"
-    if r.verdict == "holds":
-        return f"{way}, and the effect is significant after Holm's adjustment."
-    if r.verdict == "does not hold":
-        return f"{way}; the effect goes significantly the other way."
-    if r.detectable == 0 and r.effect == 0:
-        return "both variants score exactly the same on every replicate."
-    return (f"{way}; the effect ({r.effect:+.3f}) is not significant after Holm's adjustment "
-            f"(this run could detect about ±{r.detectable:.3f}).")
-
-
 def closing_notes(study: "CompGANStudy", ledger: Ledger) -> str:
     """The chapter's closing section as Markdown, every statement computed from ``study``'s results."""
     P = study.P
@@ -114,25 +97,8 @@ def closing_notes(study: "CompGANStudy", ledger: Ledger) -> str:
     lines.append("- **Table 4 here (accuracy %, mean over episodes and seeds).** " + "; ".join(
         f"{name}: " + ", ".join(f"{t} {row[t]}" for t in P["tasks"]) for name, row in t4.iterrows())
         + f" (chance {1 / study.K:.1%}).")
-    gates = study.gates()
-    failed = [c for c, row in gates.iterrows() if not row["passes"]]
-    lines.append("- **The checks before the claims.** " + (
-        "All pass." if not failed else
-        "Not met: " + "; ".join(f"{c} ({gates.loc[c, 'this run']} against {gates.loc[c, 'target']})" for c in failed)
-        + ". The claims below compare recognisers trained on faces from generators that have not reached that "
-        "level, so they test this run's generators, not the paper's."))
-    status = {True: "matched", False: "contradicted", None: "not resolved"}
-    for r in ledger.results:
-        c = r.claim
-        line = (f"- **{c.text}** ({c.source}): {status[r.agrees]} here ({r.verdict}). {c.variant_a} "
-                f"{r.mean_a:.3f} vs {c.variant_b} {r.mean_b:.3f} ({c.metric}, {r.n} replicates); {_why(r)}")
-        if c.paper_effect is not None and not math.isnan(r.detectable):
-            line += (f" The paper's own difference is {c.paper_effect:+.3f}; "
-                     + ("this run could have detected it." if abs(c.paper_effect) >= r.detectable
-                        else "smaller than what this run could detect."))
-        if r.replicates.kind == "independent":
-            line += " Faces are the replicates here: the interval covers the choice of faces, not training randomness."
-        if r.n < 10:
-            line += f" Fewer than 10 replicates ({r.n}): the profile runs too few for this claim to be settled."
-        lines.append(line)
+    lines.append(notes.gates_note(study.gates(), consequence="The claims below compare recognisers trained on "
+                                  "faces from generators that have not reached that level, so they test this run's "
+                                  "generators, not the paper's."))
+    lines += notes.claim_notes(ledger, unit="paired episodes x seeds")
     return "\n\n".join(lines)
