@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pandas as pd
 import pytest
 import torch
@@ -233,6 +235,11 @@ def test_stored_runs_drop_optimiser_states_unless_the_chapter_continues_from_the
     exp = study.make("pre", 1, 1)
     weights = study.result(exp)["weights"]  # computed, stored, then compacted at once
     assert load_checkpoint(study.run_dir(exp) / "checkpoint.pt")["compact"]
+    reader = WeightsOnly(P, ToyStudy.build_data(P), device="cpu", store=ResultStore("toy_w", root=tmp_path / "a"),
+                         run_root=tmp_path / "a" / "runs", progress=False, stored_only=True)
+    with mock.patch("fer_core.experiments.study.compact_checkpoint") as compact:
+        assert torch.equal(reader.result(exp)["weights"], weights)
+    compact.assert_not_called()  # a result read from the store leaves its checkpoint alone (no reload)
     study.run_all(workers=1)
     ckpts = sorted((tmp_path / "a" / "runs").rglob("checkpoint*.pt"))
     assert len(ckpts) == 4 and all(load_checkpoint(p).get("compact") for p in ckpts)

@@ -224,18 +224,21 @@ class Study(abc.ABC):
         if self.stored_only and not self.store.path(config).exists():
             raise MissingResultError(self._why_missing(exp, config))
 
+        ran = []
+
         def compute() -> dict[str, Any]:
             t0 = time.perf_counter()
             out = _cpu(self.evaluate(exp, self.train(exp)))
             self.computed[exp.id] = time.perf_counter() - t0
+            ran.append(exp.id)
             return out
 
-        if self.compact_checkpoints:  # once stored, the run is only ever reloaded for its weights
-            out = self.store.cached(config, compute)
+        out = self.store.cached(config, compute)
+        if self.compact_checkpoints and ran:
+            # stored just now: the run is only ever reloaded for its weights (a result read from the store
+            # leaves its checkpoint alone; the runner compacts what an interrupted build left behind)
             compact_checkpoint(self.run_dir(exp))
-            return out
-
-        return self.store.cached(config, compute)
+        return out
 
     def _why_missing(self, exp: Experiment, config: Mapping[str, Any]) -> str:
         stale = self.store.same_config_other_code(config)
