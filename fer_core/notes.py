@@ -25,7 +25,8 @@ def explain(r: ClaimResult, *, unit: str = "paired replicates") -> str:
     ``unit`` names the replicates ("paired folds/seeds", "episodes x seeds").
     """
     if math.isnan(r.ci_low):
-        return "fewer than two paired values, so no interval can be formed."
+        return (f"{r.n} paired value{'' if r.n == 1 else 's'} ({unit}; the book's rule needs {r.min_replicates}), "
+                "so no interval can be formed.")
     d = np.asarray(r.values_a) - np.asarray(r.values_b)
     way = f"it goes the claimed way on {int((r.claim.sign * d > 0).sum())} of {r.n} {unit}"
     if r.too_few:

@@ -170,7 +170,9 @@ def test_closing_note_sentences_follow_the_verdict():
     mixed = evaluate_claim(TWO_STAGE, [0.80, 0.85, 0.78], [0.82, 0.79, 0.81])
     assert "2 of 3" not in explain(mixed) and "1 of 3 paired replicates" in explain(mixed)
     assert f"±{mixed.detectable:.3f}" in explain(mixed)
-    assert explain(evaluate_claim(TWO_STAGE, [0.8], [0.7])).startswith("fewer than two paired values")
+    one = evaluate_claim(TWO_STAGE, [0.8], [0.7], min_replicates=10)
+    assert explain(one, unit="episodes") == ("1 paired value (episodes; the book's rule needs 10), so no interval can "
+                                             "be formed.")
     few = evaluate_claim(TWO_STAGE, [0.90, 0.91, 0.92], [0.80, 0.80, 0.82], min_replicates=10)
     assert few.verdict == INCONCLUSIVE and few.too_few
     assert explain(few).endswith("fewer than the 10 paired replicates the book's rule needs to decide (effect +0.103, "
