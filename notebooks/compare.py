@@ -50,7 +50,8 @@ from fer_core.methods.compare.experiments import CompareStudy
 from fer_core.profiles import get_profile
 
 P = get_profile("compare", profile)
-runtime.start_chapter(P, seed=seed, device=device, show=("methods", "folds", "seeds", "steps", "gan_steps"))
+runtime.start_chapter(P, seed=seed, device=device,
+                      show=("methods", "folds", "seeds", "steps", "gan_steps"))
 
 # %% [markdown]
 # ## The protocol
