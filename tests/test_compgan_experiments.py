@@ -125,3 +125,13 @@ def test_judge_shares_no_weights_with_F_cls(tiny):
     theirs = {p.data_ptr() for net in judge.nets.values() for p in net.parameters()}
     assert ours and theirs and not ours & theirs
     assert type(judge.nets["expression"]).__name__ != type(fcls).__name__
+
+
+def test_the_curve_runs_every_seed_even_with_one_shot_count(tmp_path):
+    from fer_core.methods.compgan.paper import curve_variant
+
+    for shots in ((1, 3), (1,)):
+        P = dict(TINY, shots=shots, curve=(4,), seeds=(0, 1), shot_seeds=(2,))
+        study = _study(tmp_path / str(len(shots)), P)
+        curve = [e for e in study.experiments if e.variant == curve_variant(4)]
+        assert {e.seed for e in curve} == {0, 1} and {e.fold for e in curve} == {study.curve_fold}

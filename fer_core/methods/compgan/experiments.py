@@ -257,14 +257,14 @@ class CompGANStudy(JudgeMixin, Study):
                         runs.append(self.make(NOLOOP, f, s))
                     if task == "ER-SS":
                         runs.append(self.make(CNN, f, s))
+                if f == self.curve_fold:
+                    runs += [self.make(curve_variant(int(n)), f, s) for n in P["curve"]
+                             if int(n) != int(P["n_per_class"])]
             for s in self.shot_seeds if self.has_shots(task) else ():
                 if not main:
                     runs += [self.make(v, f, s) for v in P["shot_variants"]]
                 elif s not in self.seeds:  # the shots claim's extra replicates: its two recognisers only
                     runs += [self.make(v, f, s) for v in (L, BOTH)]
-                if f == self.curve_fold:
-                    runs += [self.make(curve_variant(int(n)), f, s) for n in P["curve"]
-                             if int(n) != int(P["n_per_class"])]
         if self.ablation_fold is not None:
             runs += [self.make(ablation_name(t), self.ablation_fold) for t in P["ablations"]]
         return Plan(runs)
