@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 
 import torch
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "save_checkpoint", "load_checkpoint",
+__all__ = ["atomic_path", "atomic_write", "atomic_write_bytes", "atomic_write_json", "save_checkpoint", "load_checkpoint",
            "CheckpointError"]
 
 
@@ -27,21 +27,31 @@ class CheckpointError(RuntimeError):
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
-    """Open a temporary binary file that replaces ``path`` only if the block succeeds."""
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary file name beside ``path``; when the block succeeds the file is flushed to
+    disk and renamed onto ``path``, otherwise it is removed. For writers that want a name, not
+    a handle (a ``numpy`` memmap)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh
-            fh.flush()
+        yield Path(tmp)
+        with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """Open a temporary binary file that replaces ``path`` only if the block succeeds."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        yield fh
+        fh.flush()
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

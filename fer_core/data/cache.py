@@ -28,7 +28,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,7 +35,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from fer_core.io import atomic_write_bytes, atomic_write_json
+from fer_core.io import atomic_path, atomic_write_bytes, atomic_write_json
 
 __all__ = ["CACHE_VERSION", "default_cache_dir", "cache_key", "cache_path", "ImageCache", "load_cache",
            "build_cache", "open_or_build"]
@@ -158,21 +157,11 @@ def load_cache(directory: str | os.PathLike, keys: Sequence[str] | None = None) 
 @contextlib.contextmanager
 def _atomic_memmap(path: Path, shape: tuple[int, ...], dtype: Any):
     """A writable ``.npy`` memmap at a temporary name, renamed onto ``path`` only on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
         yield arr
         arr.flush()
         del arr
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def build_cache(

@@ -26,6 +26,7 @@ import pandas as pd
 from fer_core.data.files import (
     FileDataset, LabelFileError, MissingFolderError, UnknownClassError, canonical_class, find_root, has_all,
     list_images, read_image, read_text,
+    subfolders,
 )
 
 __all__ = ["CKPlus", "CKPlus48", "LAYOUT", "LAYOUT_48", "CK_CODES"]
@@ -129,8 +130,8 @@ class CKPlus(FileDataset):
         lm_dir = root / "Landmarks"
         self.has_landmarks = self.use_landmarks and lm_dir.is_dir()
         labels: dict[tuple[str, str], int] = {}
-        for subj in sorted(p for p in emotion.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            for seq in sorted(p for p in subj.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for subj in subfolders(emotion):
+            for seq in subfolders(subj):
                 files = sorted(f for f in seq.glob("*_emotion.txt") if not f.name.startswith("."))
                 if len(files) > 1:
                     raise LabelFileError(f"CK+: {seq} holds {len(files)} emotion files; a sequence has one. "
@@ -221,7 +222,7 @@ class CKPlus48(FileDataset):
                          expected="the class folders anger/ contempt/ disgust/ fear/ happy/ sadness/ surprise/")
         self.root = root
         rows = []
-        for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for folder in subfolders(root):
             cls = canonical_class(folder.name)
             if cls not in self.classes:
                 raise UnknownClassError(

@@ -23,7 +23,7 @@ A folder mapped to ``null`` is left out on purpose (listed in ``dataset.excluded
 warning). The faces are found and aligned by the optional detector when it is installed
 (``detect_faces``; :mod:`fer_core.data.faces`), else centre-cropped.
 
-The helpers :func:`class_dirs` and :func:`class_images` are shared with the class-folder
+The helper :func:`class_images` is shared with the class-folder
 redistributions of FER2013 and RAF-DB.
 """
 
@@ -41,9 +41,10 @@ from fer_core.data.base import EXPRESSIONS_8
 from fer_core.data.files import (
     CLASS_ALIASES, EmptyDatasetError, FileDataset, LabelFileError, LeftOutOnRequest, UnknownClassError, WrongRootError,
     canonical_class, find_root, list_images,
+    subfolders,
 )
 
-__all__ = ["ClassFolders", "LAYOUT", "BOOK_CLASSES", "CLASS_EXTENSIONS", "OPTIONS_FILE", "SPLIT_NAMES", "class_dirs",
+__all__ = ["ClassFolders", "LAYOUT", "BOOK_CLASSES", "CLASS_EXTENSIONS", "OPTIONS_FILE", "SPLIT_NAMES",
            "class_images"]
 
 LAYOUT = """\
@@ -62,14 +63,6 @@ OPTIONS_FILE = "classfolder.json"
 SPLIT_NAMES: dict[str, str] = {"train": "train", "training": "train", "val": "val", "valid": "val",
                                "validation": "val", "test": "test", "testing": "test"}
 _OPTION_KEYS = ("class_map", "subject_pattern")
-
-
-def class_dirs(folder: Path) -> list[Path]:
-    """Sorted non-hidden subfolders of ``folder``."""
-    try:
-        return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    except OSError:
-        return []
 
 
 def class_images(folder: Path, *, dataset: str, recursive: bool = True,
@@ -92,7 +85,7 @@ def class_images(folder: Path, *, dataset: str, recursive: bool = True,
 
 
 def _split_layout(root: Path) -> bool:
-    subs = class_dirs(root)
+    subs = subfolders(root)
     return bool(subs) and all(p.name.lower() in SPLIT_NAMES for p in subs)
 
 
@@ -108,8 +101,8 @@ def _holds_images(p: Path) -> bool:
 def _is_root(p: Path) -> bool:
     """A folder with >= 2 class folders holding images, directly or under split folders."""
     if _split_layout(p):
-        return any(sum(_holds_images(c) for c in class_dirs(s)) >= 2 for s in class_dirs(p))
-    return sum(_holds_images(c) for c in class_dirs(p)) >= 2
+        return any(sum(_holds_images(c) for c in subfolders(s)) >= 2 for s in subfolders(p))
+    return sum(_holds_images(c) for c in subfolders(p)) >= 2
 
 
 def _find_root(root: Path) -> Path:
@@ -128,7 +121,7 @@ def _find_root(root: Path) -> Path:
     if direct and _is_root(parent):
         raise WrongRootError(f"classfolder: data_root {root} is 1 level too low (it is one class folder): set "
                              f"data_root={str(parent)!r}, the folder that contains {expected}.")
-    inner = [c for c in class_dirs(root) if _is_root(c)]
+    inner = [c for c in subfolders(root) if _is_root(c)]
     if inner:
         raise WrongRootError(f"classfolder: data_root {root} is one level too high: the dataset starts at "
                              f"{inner[0]}. Set data_root={str(inner[0])!r}.")
@@ -221,8 +214,8 @@ class ClassFolders(FileDataset):
         self.root = root
         mapping, pattern = self._options(root)
         self.subjects_known = pattern is not None
-        splits = [(SPLIT_NAMES[s.name.lower()], s) for s in class_dirs(root)] if _split_layout(root) else [(None, root)]
-        folders = [(split, f) for split, base in splits for f in class_dirs(base)]
+        splits = [(SPLIT_NAMES[s.name.lower()], s) for s in subfolders(root)] if _split_layout(root) else [(None, root)]
+        folders = [(split, f) for split, base in splits for f in subfolders(base)]
         unknown = sorted({f.name for _, f in folders if not self._class_of(f.name, mapping)[0]})
         if unknown:
             example = ", ".join(f"{n!r}: 'neutral'" for n in unknown[:2])

@@ -33,10 +33,11 @@ import numpy as np
 import pandas as pd
 
 from fer_core.data.base import EXPRESSIONS_7
-from fer_core.data.classfolder import SPLIT_NAMES, class_dirs, class_images
+from fer_core.data.classfolder import SPLIT_NAMES, class_images
 from fer_core.data.files import (
-    BadImagesSkipped, CorruptImageError, FileDataset, LabelFileError, UnknownClassError, WrongRootError,
+    CorruptImageError, FileDataset, LabelFileError, UnknownClassError, WrongRootError,
     canonical_class, find_root, read_text,
+    subfolders,
 )
 from fer_core.data.protocols import Split, official_split
 
@@ -163,6 +164,8 @@ class FER2013(FileDataset):
     """
 
     name = "fer2013"
+    warn_name = "FER2013"
+    scan_skips = "malformed row(s)"
     title = "FER2013"
     LAYOUT = LAYOUT
     classes = EXPRESSIONS_7
@@ -170,15 +173,9 @@ class FER2013(FileDataset):
     subjects_hint = "FER2013 publishes no identities."
 
     def __init__(self, root, **kwargs):
-        self._scan_skipped: list[tuple[str, str]] = []
         super().__init__(root, **kwargs)
         if self._cache is not None:
             self._pixels = None  # the cache holds the prepared images; free the raw array
-        if self._scan_skipped:
-            self.skipped = self._scan_skipped + self.skipped
-            warnings.warn(f"FER2013: skipped {len(self._scan_skipped)} malformed row(s) (skip_bad=True), e.g. "
-                          f"{self._scan_skipped[0][0]}; the full list is in dataset.skipped.", BadImagesSkipped,
-                          stacklevel=2)
 
     def scan(self) -> pd.DataFrame:
         if not self.root.exists():
@@ -206,7 +203,7 @@ class FER2013(FileDataset):
 
 
 def _split_dirs(p: Path) -> list[tuple[str, Path]]:
-    return [(SPLIT_NAMES[c.name.lower()], c) for c in class_dirs(p) if c.name.lower() in SPLIT_NAMES]
+    return [(SPLIT_NAMES[c.name.lower()], c) for c in subfolders(p) if c.name.lower() in SPLIT_NAMES]
 
 
 def _first_image_size(folder: Path) -> tuple[int, int] | None:
@@ -225,7 +222,7 @@ def _first_image_size(folder: Path) -> tuple[int, int] | None:
 def _folders_marker(p: Path) -> bool:
     """Split folders whose subfolders are >= 3 of FER2013's emotions, holding 48x48 images."""
     for _, split in _split_dirs(p):
-        emotions = [c for c in class_dirs(split) if canonical_class(c.name) in EXPRESSIONS_7]
+        emotions = [c for c in subfolders(split) if canonical_class(c.name) in EXPRESSIONS_7]
         if len(emotions) >= 3:
             sizes = [_first_image_size(c) for c in emotions[:3]]
             return any(s == (SIDE, SIDE) for s in sizes)
@@ -260,7 +257,7 @@ class FER2013Folders(FileDataset):
         splits = _split_dirs(root)
         for split, folder in splits:
             seen = set()
-            for sub in class_dirs(folder):
+            for sub in subfolders(folder):
                 cls = canonical_class(sub.name)
                 if cls not in EXPRESSIONS_7:
                     raise UnknownClassError(

@@ -65,7 +65,7 @@ __all__ = [
     "FileDataset", "MissingFolderError", "WrongRootError", "LabelFileError", "CorruptImageError",
     "UnknownClassError", "EmptyDatasetError", "BadImagesSkipped", "FacesNotFound", "LeftOutOnRequest",
     "IMAGE_EXTENSIONS",
-    "find_root", "read_image", "list_images", "read_text", "has_all", "canonical_class", "CLASS_ALIASES",
+    "find_root", "read_image", "list_images", "subfolders", "read_text", "has_all", "canonical_class", "CLASS_ALIASES",
 ]
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".ppm", ".pgm")
@@ -169,7 +169,7 @@ def find_root(
         raise WrongRootError(f"{dataset}: data_root {root} is a file; point it at the folder that contains {expected}.")
     if marker(root):
         return root
-    for depth, candidates in ((1, _subdirs(root)), (2, [g for c in _subdirs(root) for g in _subdirs(c)])):
+    for depth, candidates in ((1, subfolders(root)), (2, [g for c in subfolders(root) for g in subfolders(c)])):
         found = [c for c in candidates if marker(c)]
         if found:
             raise WrongRootError(
@@ -192,7 +192,8 @@ def find_root(
     )
 
 
-def _subdirs(p: Path) -> list[Path]:
+def subfolders(p: Path) -> list[Path]:
+    """The non-hidden subfolders of ``p``, sorted (none when ``p`` cannot be listed)."""
     try:
         return sorted(c for c in p.iterdir() if c.is_dir() and not c.name.startswith("."))
     except OSError:
@@ -305,6 +306,10 @@ class FileDataset(FaceDataset):
     n_landmarks: int = 68
     #: The images are uncropped photos without landmarks: ``faces="auto"`` detects the face.
     detect_faces: ClassVar[bool] = False
+    #: What ``scan`` leaves out with ``skip_bad=True`` (the ``(path, why)`` pairs it appends to
+    #: ``self._scan_skipped``), and the dataset's name, for the :class:`BadImagesSkipped` warning.
+    scan_skips: ClassVar[str] = "bad file(s)"
+    warn_name: ClassVar[str] = "dataset"
 
     def __init__(
         self,
@@ -335,7 +340,13 @@ class FileDataset(FaceDataset):
         self.skipped: list[tuple[str, str]] = []
         self.cache_hit: bool | None = None
         self._cache: _cache.ImageCache | None = None
+        self._scan_skipped: list[tuple[str, str]] = []
         self._setup(self.scan())
+        if self._scan_skipped:
+            self.skipped = self._scan_skipped + self.skipped
+            path, why = self._scan_skipped[0]
+            warnings.warn(f"{self.warn_name}: skipped {len(self._scan_skipped)} {self.scan_skips} (skip_bad=True), "
+                          f"e.g. {path} ({why}); the full list is in dataset.skipped.", BadImagesSkipped, stacklevel=3)
 
     # ---- hooks for subclasses
 

@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-import warnings
 
 import pandas as pd
 
 from fer_core.data.base import EXPRESSIONS_7
 from fer_core.data.files import (
-    BadImagesSkipped, FileDataset, LabelFileError, UnknownClassError, find_root, list_images,
+    FileDataset, LabelFileError, UnknownClassError, find_root, list_images,
 )
 from fer_core.data.protocols import Split, official_split
 
@@ -105,18 +104,11 @@ class JAFFE(FileDataset):
     """
 
     name = "jaffe"
+    warn_name = "JAFFE"
+    scan_skips = "file(s) whose names do not parse"
     LAYOUT = LAYOUT
     detect_faces = True  # uncropped photos without landmarks (fer_core.data.faces aligns them)
     classes = EXPRESSIONS_7
-
-    def __init__(self, root, **kwargs):
-        self._scan_skipped: list[tuple[str, str]] = []
-        super().__init__(root, **kwargs)
-        if self._scan_skipped:
-            self.skipped = self._scan_skipped + self.skipped
-            warnings.warn(f"JAFFE: skipped {len(self._scan_skipped)} file(s) whose names do not parse "
-                          f"(skip_bad=True), e.g. {self._scan_skipped[0][0]}; the full list is in dataset.skipped.",
-                          BadImagesSkipped, stacklevel=2)
 
     def _setup(self, meta: pd.DataFrame) -> None:
         super()._setup(meta)

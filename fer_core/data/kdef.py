@@ -21,14 +21,13 @@ can be read from: they raise :class:`~fer_core.data.files.LabelFileError` naming
 from __future__ import annotations
 
 import re
-import warnings
 from typing import Sequence
 
 import pandas as pd
 
 from fer_core.data.base import EXPRESSIONS_7
 from fer_core.data.files import (
-    BadImagesSkipped, FileDataset, LabelFileError, UnknownClassError, find_root, list_images,
+    FileDataset, LabelFileError, UnknownClassError, find_root, list_images,
 )
 
 __all__ = ["KDEF", "LAYOUT", "KDEF_CODES", "KDEF_VIEWS", "parse_kdef_name"]
@@ -109,6 +108,8 @@ class KDEF(FileDataset):
     """
 
     name = "kdef"
+    warn_name = "KDEF"
+    scan_skips = "file(s) whose names do not parse"
     LAYOUT = LAYOUT
     detect_faces = True  # uncropped photos without landmarks (fer_core.data.faces aligns them)
     classes = EXPRESSIONS_7
@@ -118,13 +119,7 @@ class KDEF(FileDataset):
         self.sessions = tuple(s.upper() for s in ((sessions,) if isinstance(sessions, str) else sessions))
         if not self.sessions or any(s not in ("A", "B") for s in self.sessions):
             raise ValueError(f"sessions must be among ('A', 'B'), got {sessions!r}")
-        self._scan_skipped: list[tuple[str, str]] = []
         super().__init__(root, **kwargs)
-        if self._scan_skipped:
-            self.skipped = self._scan_skipped + self.skipped
-            warnings.warn(f"KDEF: skipped {len(self._scan_skipped)} file(s) whose names do not parse (skip_bad=True), "
-                          f"e.g. {self._scan_skipped[0][0]}; the full list is in dataset.skipped.", BadImagesSkipped,
-                          stacklevel=2)
 
     def _setup(self, meta: pd.DataFrame) -> None:
         super()._setup(meta)

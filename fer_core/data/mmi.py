@@ -36,6 +36,7 @@ import pandas as pd
 from fer_core.data.base import EXPRESSIONS_7
 from fer_core.data.files import (
     FileDataset, LabelFileError, MissingFolderError, UnknownClassError, find_root, list_images, read_text,
+    subfolders,
 )
 
 __all__ = ["MMI", "LAYOUT", "MMI_CODES"]
@@ -138,8 +139,7 @@ class MMI(FileDataset):
         peaks = self._peaks(root)
         rows = []
         self.n_unlabeled = 0
-        for sess in sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                           key=lambda p: (len(p.name), p.name)):
+        for sess in sorted(subfolders(root), key=lambda p: (len(p.name), p.name)):
             xml = sess / "session.xml"
             if not xml.is_file():
                 raise LabelFileError(f"MMI: session folder {sess} has no session.xml, so its subject and label are "

@@ -35,6 +35,7 @@ import pandas as pd
 
 from fer_core.data.files import (
     FileDataset, LabelFileError, MissingFolderError, UnknownClassError, find_root, has_all, list_images, read_text,
+    subfolders,
 )
 
 __all__ = ["MultiPIE", "MultiPIEAttributes", "LAYOUT", "LAYOUT_ATTRIBUTES", "MULTIPIE_CLASSES", "CAMERA_YAW",
@@ -110,8 +111,8 @@ class MultiPIE(FileDataset):
             if not mv.is_dir():
                 raise MissingFolderError(f"Multi-PIE: {mv} is missing; the expression images live in "
                                          "data/sessionNN/multiview/. Re-extract that session.")
-            for subj in sorted(p for p in mv.iterdir() if p.is_dir() and not p.name.startswith(".")):
-                for rec in sorted(p for p in subj.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            for subj in subfolders(mv):
+                for rec in subfolders(subj):
                     key = (session, int(rec.name)) if rec.name.isdigit() else None
                     if key not in RECORDING_EXPRESSION:
                         raise UnknownClassError(

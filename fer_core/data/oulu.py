@@ -21,6 +21,7 @@ import pandas as pd
 
 from fer_core.data.files import (
     FileDataset, MissingFolderError, UnknownClassError, canonical_class, find_root, has_all, list_images,
+    subfolders,
 )
 
 __all__ = ["OuluCASIA", "LAYOUT", "OULU_CLASSES"]
@@ -91,8 +92,8 @@ class OuluCASIA(FileDataset):
                     raise MissingFolderError(
                         f"Oulu-CASIA: {base} does not exist (found: {', '.join(have) or 'nothing'}). Re-extract the "
                         f"{mod} {ill} part of the release, or choose modality=/illumination= among those found.")
-                for subj in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
-                    for expr in sorted(p for p in subj.iterdir() if p.is_dir() and not p.name.startswith(".")):
+                for subj in subfolders(base):
+                    for expr in subfolders(subj):
                         cls = canonical_class(expr.name)
                         if cls not in self.classes:
                             raise UnknownClassError(

@@ -33,10 +33,11 @@ from pathlib import Path
 import pandas as pd
 
 from fer_core.data.base import EXPRESSIONS_7
-from fer_core.data.classfolder import class_dirs, class_images
+from fer_core.data.classfolder import class_images
 from fer_core.data.files import (
-    BadImagesSkipped, CorruptImageError, FileDataset, LabelFileError, MissingFolderError, UnknownClassError,
+    CorruptImageError, FileDataset, LabelFileError, MissingFolderError, UnknownClassError,
     WrongRootError, find_root, list_images, read_text,
+    subfolders,
 )
 from fer_core.data.protocols import Split, official_split
 
@@ -120,6 +121,7 @@ class RAFDB(FileDataset):
     """
 
     name = "rafdb"
+    warn_name = "RAF-DB"
     title = "RAF-DB (basic)"
     LAYOUT = LAYOUT
     classes = EXPRESSIONS_7
@@ -133,11 +135,7 @@ class RAFDB(FileDataset):
     def __init__(self, root, *, aligned: bool = True, **kwargs):
         self.aligned = bool(aligned)
         self.unlabeled: list[str] = []
-        self._scan_skipped: list[tuple[str, str]] = []
         super().__init__(root, **kwargs)
-        if self._scan_skipped:
-            self.skipped = self._scan_skipped + self.skipped
-            _warn_skipped("RAF-DB", self._scan_skipped)
 
     def cache_options(self):
         return {"aligned": self.aligned}
@@ -188,11 +186,6 @@ class RAFDB(FileDataset):
         return official_split(self.meta, name="RAF-DB official train/test")
 
 
-def _warn_skipped(dataset: str, skipped: list[tuple[str, str]]) -> None:
-    warnings.warn(f"{dataset}: skipped {len(skipped)} bad file(s) (skip_bad=True), e.g. {skipped[0][0]} "
-                  f"({skipped[0][1]}); the full list is in dataset.skipped.", BadImagesSkipped, stacklevel=3)
-
-
 # --------------------------------------------------------------------------- the class-folder redistribution
 
 _FOLDERS_FIX = ("The shared copy of RAF-DB ships train_labels.csv and test_labels.csv (columns image,label) next to "
@@ -205,7 +198,7 @@ def _folders_base(p: Path) -> Path | None:
     """``p`` or ``p/DATASET`` when it holds ``train/`` or ``test/`` with label folders 1-7, else None."""
     for base in (p, p / "DATASET"):
         for split in _SPLITS:
-            names = {c.name for c in class_dirs(base / split)}
+            names = {c.name for c in subfolders(base / split)}
             if names and names & {str(k) for k in RAF_CODES}:
                 return base
     return None
@@ -273,6 +266,7 @@ class RAFDBFolders(FileDataset):
     """
 
     name = "rafdb_folders"
+    warn_name = "RAF-DB (folders)"
     title = "RAF-DB (basic, class folders)"
     LAYOUT = LAYOUT_FOLDERS
     classes = EXPRESSIONS_7
@@ -281,11 +275,7 @@ class RAFDBFolders(FileDataset):
 
     def __init__(self, root, **kwargs):
         self.unlabeled: list[str] = []
-        self._scan_skipped: list[tuple[str, str]] = []
         super().__init__(root, **kwargs)
-        if self._scan_skipped:
-            self.skipped = self._scan_skipped + self.skipped
-            _warn_skipped("RAF-DB (folders)", self._scan_skipped)
 
     def scan(self) -> pd.DataFrame:
         root = find_root(self.root, dataset="RAF-DB (folders)", marker=lambda p: _folders_base(p) is not None,
@@ -305,7 +295,7 @@ class RAFDBFolders(FileDataset):
                                          f"it from the archive you downloaded.")
             labels = parse_folder_labels(root / f"{split}_labels.csv")
             on_disk: dict[str, list[str]] = {}
-            for sub in class_dirs(folder):
+            for sub in subfolders(folder):
                 if sub.name not in {str(k) for k in RAF_CODES}:
                     raise UnknownClassError(
                         f"RAF-DB (folders): {sub} is not a label folder; the folders of {folder} must be named 1-7 "

@@ -31,7 +31,7 @@ from fer_core.data.base import FaceDataset
 from fer_core.data.memory import MemoryCachedDataset
 from fer_core.data.protocols import FrameSelection, Split, chapter_folds
 
-__all__ = ["ChapterData", "FoldWarning", "prepare_data", "resolve_dataset"]
+__all__ = ["ChapterData", "FoldWarning", "prepare_data", "resolve_dataset", "f2ed_like_world"]
 
 
 class FoldWarning(UserWarning):
@@ -106,6 +106,20 @@ def resolve_dataset(dataset: str, data_root: str | Path | None) -> str:
         raise ValueError(f"dataset={dataset!r} needs data_root, the folder you obtained it in; "
                          "or use dataset='synthetic'")
     return dataset
+
+
+def f2ed_like_world(P: Mapping[str, Any], seed: int) -> tuple[FaceDataset, str]:
+    """The synthetic F2ED-like world of the Comp-GAN and FaPE-GAN chapters (a ``synthetic`` preset
+    of :func:`prepare_data`): ``P["n_identities"]`` identities, ``P["n_classes"]`` fine-grained
+    expressions ``P["fine_spacing"]`` apart, the four F2ED views, peak intensities 0.6-1."""
+    from fer_core.data.synthetic import VIEWS, SyntheticFaces
+    from fer_core.data.synthetic.expressions import fine_grained
+
+    K = int(P["n_classes"])
+    ds = SyntheticFaces(identities=int(P["n_identities"]), expressions=fine_grained(K, spacing=float(P["fine_spacing"])),
+                        views=tuple(VIEWS), peak_intensity=(0.6, 1.0), size=int(P["size"]),
+                        channels=int(P["channels"]), seed=seed)
+    return ds, f"synthetic F2ED-like world ({P['n_identities']} identities, {K} fine-grained classes, 4 views)"
 
 
 def prepare_data(P: Mapping[str, Any], *, synthetic: Callable[[Mapping[str, Any], int], tuple[FaceDataset, str]],

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -25,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["MFM", "LightCNN29v2", "with_batch_norm", "LightCNNStem", "LightCNNWeightsError", "load_lightcnn29v2", "to_lightcnn_input"]
+__all__ = ["MFM", "LightCNN29v2", "LightCNNSpec", "with_batch_norm", "LightCNNStem", "LightCNNWeightsError", "load_lightcnn29v2", "to_lightcnn_input"]
 
 _PREFIXES = ("module.", "model.", "net.", "backbone.", "features.")
 
@@ -196,6 +197,32 @@ def with_batch_norm(net: LightCNN29v2) -> LightCNN29v2:
         if isinstance(m, MFM) and isinstance(m.filter, nn.Conv2d):
             m.filter = nn.Sequential(m.filter, nn.BatchNorm2d(m.filter.out_channels))
     return net
+
+
+@dataclass(frozen=True)
+class LightCNNSpec:
+    """The LightCNN-29 v2 options of a recogniser built on it (Comp-GAN's ``F_cls``, Fa-Net).
+
+    ``widths``/``layers``/``feature_dim`` are LightCNN's (published: (48, 96, 192, 128, 128),
+    (1, 2, 3, 4), 256); ``input_size`` the side it sees (published 128; a multiple of 16);
+    ``channels`` of the faces it reads; ``dropout`` on the feature before a head (0.5 in the
+    original). ``batch_norm``: a BatchNorm after every MFM convolution (:func:`with_batch_norm`,
+    the CPU profiles' deviation).
+    """
+
+    channels: int = 3
+    input_size: int = 128
+    widths: tuple[int, int, int, int, int] = (48, 96, 192, 128, 128)
+    layers: tuple[int, int, int, int] = (1, 2, 3, 4)
+    feature_dim: int = 256
+    dropout: float = 0.5
+    batch_norm: bool = False
+
+    def backbone(self) -> LightCNN29v2:
+        """A freshly initialised feature extractor of this shape (``(B, C, H, W)`` -> ``(B, feature_dim)``)."""
+        net = LightCNN29v2(in_channels=self.channels, widths=self.widths, layers=self.layers,
+                           input_size=self.input_size, feature_dim=self.feature_dim)
+        return with_batch_norm(net) if self.batch_norm else net
 
 
 def _unwrap(obj: object, path: Path) -> dict[str, torch.Tensor]:

@@ -36,6 +36,7 @@ from fer_core.claims import Ledger
 from fer_core.data.f2ed_tasks import FEW_SHOT_TASKS, f2ed_task
 from fer_core.data.memory import TensorFaces
 from fer_core.experiments import ChapterData, Experiment, Plan, Study, prepare_data, tables
+from fer_core.experiments.data import f2ed_like_world
 from fer_core.judge import JudgeMixin
 from fer_core.methods.classifier import Classifier
 from fer_core.methods.compgan.algorithm import REFERENCES, TAGS, algorithm1
@@ -62,17 +63,6 @@ _GANS = (GAN, NOLOOP_GAN, PIX2PIX, ATTGAN)
 def ablation_name(term: str) -> str:
     """The generator experiment of Fig. 16 trained without loss ``term``."""
     return f"Comp-GAN w/o L_{term} (G)"
-
-
-def _synthetic(P: Mapping[str, Any], seed: int):
-    from fer_core.data.synthetic import VIEWS, SyntheticFaces
-    from fer_core.data.synthetic.expressions import fine_grained
-
-    K = int(P["n_classes"])
-    ds = SyntheticFaces(identities=int(P["n_identities"]), expressions=fine_grained(K, spacing=float(P["fine_spacing"])),
-                        views=tuple(VIEWS), peak_intensity=(0.6, 1.0), size=int(P["size"]),
-                        channels=int(P["channels"]), seed=seed)
-    return ds, f"synthetic F2ED-like world ({P['n_identities']} identities, {K} fine-grained classes, 4 views)"
 
 
 def fold_layout(P: Mapping[str, Any]) -> list[tuple[str, int, int]]:
@@ -113,7 +103,7 @@ class CompGANStudy(JudgeMixin, Study):
     def build_data(cls, P: Mapping[str, Any], *, dataset: str = "synthetic", data_root: str | Path | None = None,
                    seed: int = 0) -> ChapterData:
         """The F2ED-like synthetic world or F2ED-style folders, cut into the six tasks (module docstring)."""
-        return prepare_data(P, synthetic=_synthetic, dataset=dataset, data_root=data_root, seed=seed,
+        return prepare_data(P, synthetic=f2ed_like_world, dataset=dataset, data_root=data_root, seed=seed,
                             splits=task_splits(P))
 
     # -- folds ------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from fer_core.nets.lightcnn import LightCNN29v2, to_lightcnn_input, with_batch_norm
+from fer_core.nets.lightcnn import LightCNNSpec, to_lightcnn_input
 from fer_core.nets.registry import images, register_net
 
 __all__ = ["CompGANConfig", "FclsConfig", "Editor", "G_Exp", "G_Pose", "G_PA", "G_Att", "D", "F_cls", "label_maps"]
@@ -208,25 +208,15 @@ class D(nn.Module):
 
 
 @dataclass(frozen=True)
-class FclsConfig:
-    """F_cls (Sec. 4.3, 5.2.1): LightCNN-29 v2 with expression, pose and identity heads.
-
-    ``widths``/``layers``/``feature_dim`` are LightCNN's (published (48, 96, 192, 128, 128), (1, 2, 3, 4),
-    256); ``input_size`` the side it sees (128 in the paper); ``dropout`` on the feature (0.5 in the
-    paper). ``batch_norm``: a BatchNorm after every convolution (the CPU deviation, see
-    :func:`~fer_core.nets.lightcnn.with_batch_norm`).
+class FclsConfig(LightCNNSpec):
+    """F_cls (Sec. 4.3, 5.2.1): LightCNN-29 v2 (the options of
+    :class:`~fer_core.nets.lightcnn.LightCNNSpec`; 128 px input in the paper) with expression,
+    pose and identity heads of ``n_expressions``, ``n_poses`` and ``n_identities`` classes.
     """
 
     n_expressions: int = 54
     n_poses: int = 4
     n_identities: int = 119
-    channels: int = 3
-    input_size: int = 128
-    widths: tuple[int, int, int, int, int] = (48, 96, 192, 128, 128)
-    layers: tuple[int, int, int, int] = (1, 2, 3, 4)
-    feature_dim: int = 256
-    dropout: float = 0.5
-    batch_norm: bool = False
 
     def __post_init__(self) -> None:
         if self.n_expressions < 2 or self.n_poses < 1 or self.n_identities < 1:
@@ -251,10 +241,7 @@ class F_cls(nn.Module):
     def __init__(self, config: FclsConfig):
         super().__init__()
         self.config = config
-        self.backbone = LightCNN29v2(in_channels=config.channels, widths=config.widths, layers=config.layers,
-                                     input_size=config.input_size, feature_dim=config.feature_dim)
-        if config.batch_norm:
-            with_batch_norm(self.backbone)
+        self.backbone = config.backbone()
         sizes = {"expression": config.n_expressions, "pose": config.n_poses, "identity": config.n_identities}
         w = config.widths
         wide = config.feature_dim + 4 * (w[0] + w[1] + w[2] + w[4])

@@ -35,6 +35,7 @@ from fer_core.data.f2ed_tasks import f2ed_task
 from fer_core.data.memory import MemoryCachedDataset
 from fer_core.data.protocols import Split
 from fer_core.experiments import ChapterData, Experiment, Plan, Study, prepare_data, tables
+from fer_core.experiments.data import f2ed_like_world
 from fer_core.judge import JudgeMixin
 from fer_core.methods.classifier import Classifier
 from fer_core.methods.fapegan.method import FaNetTraining, FaPEGAN, PairedViews, TensorFaces, augment, transfer
@@ -52,17 +53,6 @@ GAN = "FaPE-GAN"
 TARGET = (SCRATCH, PRETRAINED)
 _RECOGNISERS = (FANET, FAPE_FANET, CNN)
 TARGET_DATASETS = {"jaffe": "JAFFE", "fer2013": "FER2013", "fer2013_folders": "FER2013"}
-
-
-def _synthetic(P: Mapping[str, Any], seed: int):
-    from fer_core.data.synthetic import VIEWS, SyntheticFaces
-    from fer_core.data.synthetic.expressions import fine_grained
-
-    K = int(P["n_classes"])
-    ds = SyntheticFaces(identities=int(P["n_identities"]), expressions=fine_grained(K, spacing=float(P["fine_spacing"])),
-                        views=tuple(VIEWS), peak_intensity=(0.6, 1.0), size=int(P["size"]),
-                        channels=int(P["channels"]), seed=seed)
-    return ds, f"synthetic F2ED-like world ({P['n_identities']} identities, {K} fine-grained classes, 4 views)"
 
 
 def fraction_split(split: Split, meta: pd.DataFrame, fraction: float, *, seed: int) -> Split:
@@ -115,7 +105,7 @@ class FaPEStudy(JudgeMixin, Study):
     def build_data(cls, P: Mapping[str, Any], *, dataset: str = "synthetic", data_root: str | Path | None = None,
                    seed: int = 0) -> ChapterData:
         """The F2ED-like synthetic world or F2ED-style folders, cut into the tasks (module docstring)."""
-        return prepare_data(P, synthetic=_synthetic, dataset=dataset, data_root=data_root, seed=seed,
+        return prepare_data(P, synthetic=f2ed_like_world, dataset=dataset, data_root=data_root, seed=seed,
                             splits=task_splits(P))
 
     # -- tasks and folds --------------------------------------------------------------------------
@@ -153,7 +143,7 @@ class FaPEStudy(JudgeMixin, Study):
         world of people the fine-grained world does not hold, in ``n_splits`` subject-independent folds."""
         P = self.P
         if self.target_root is not None:
-            return prepare_data(P, synthetic=_synthetic, dataset=self.target_dataset or "synthetic",
+            return prepare_data(P, synthetic=f2ed_like_world, dataset=self.target_dataset or "synthetic",
                                 data_root=self.target_root, seed=self.seed,
                                 splits=lambda ds, seed: [ds.official_split()])
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from fer_core.nets.lightcnn import LightCNN29v2, with_batch_norm
+from fer_core.nets.lightcnn import LightCNNSpec
 from fer_core.nets.registry import images, register_net
 
 __all__ = ["FaPEConfig", "FaNetConfig", "G_Enc", "G_Dec", "G_FaPE", "D", "FaNet", "fine_tune_from"]
@@ -143,12 +143,9 @@ class D(nn.Module):
 
 
 @dataclass(frozen=True)
-class FaNetConfig:
-    """Fa-Net (Sec. 4.2): LightCNN-29 v2 (Wu et al.) with an expression head.
-
-    ``widths``/``layers``/``feature_dim`` are LightCNN's (published: (48, 96, 192, 128, 128),
-    (1, 2, 3, 4), 256); ``input_size`` the side it sees (published 128; a multiple of 16).
-    ``batch_norm`` puts a BatchNorm after every MFM convolution.
+class FaNetConfig(LightCNNSpec):
+    """Fa-Net (Sec. 4.2): LightCNN-29 v2 (Wu et al.; the options of
+    :class:`~fer_core.nets.lightcnn.LightCNNSpec`) with an expression head of ``num_classes``.
 
     Deviation from the paper (``batch_norm=True``, the CPU profiles): LightCNN has no
     normalisation, and at a few hundred SGD updates from scratch it did not leave chance on
@@ -156,13 +153,6 @@ class FaNetConfig:
     """
 
     num_classes: int = 54
-    channels: int = 3
-    input_size: int = 128
-    widths: tuple[int, int, int, int, int] = (48, 96, 192, 128, 128)
-    layers: tuple[int, int, int, int] = (1, 2, 3, 4)
-    feature_dim: int = 256
-    dropout: float = 0.5
-    batch_norm: bool = False
 
     def __post_init__(self) -> None:
         if self.num_classes < 2:
@@ -179,10 +169,7 @@ class FaNet(nn.Module):
     def __init__(self, config: FaNetConfig):
         super().__init__()
         self.config = config
-        self.backbone = LightCNN29v2(in_channels=config.channels, widths=config.widths, layers=config.layers,
-                                     input_size=config.input_size, feature_dim=config.feature_dim)
-        if config.batch_norm:
-            with_batch_norm(self.backbone)
+        self.backbone = config.backbone()
         self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.feature_dim, config.num_classes))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
