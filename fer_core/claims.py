@@ -411,7 +411,8 @@ class Ledger:
         return styler.to_html()
 
     def _repr_html_(self) -> str:
-        return self.to_html()
+        """The table followed by the verdict rule that decided it (what a notebook shows)."""
+        return self.to_html() + self.rule_html()
 
     def rule_html(self) -> str:
         """The verdict rule as a paragraph, for printing under the table."""

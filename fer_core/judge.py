@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -274,6 +275,12 @@ class JudgeMixin:
         if "intensity" in judge.nets:
             out["intensity_mae"] = float((judge.intensity(x) - test.data["intensity"].float().cpu()).abs().mean())
         return out
+
+    def judge_quality(self) -> pd.DataFrame:
+        """:meth:`evaluate_judge` of every fold's judge, one row per fold (how far its readings of
+        generated faces can be trusted)."""
+        rows = [{"fold": e.fold, **{k: v for k, v in r.items() if k != "networks"}} for e, r in self.results(self.JUDGE)]
+        return pd.DataFrame(rows).set_index("fold")
 
     def judge(self, fold: int) -> Judge:
         """The trained judge of ``fold`` (trained first if its checkpoint is missing)."""

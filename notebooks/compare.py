@@ -41,8 +41,7 @@ dataset = "synthetic"
 device = "auto"
 
 # %%
-import matplotlib.pyplot as plt
-from IPython.display import HTML, Markdown, display
+from IPython.display import Markdown, display
 
 from fer_core import runtime
 from fer_core.methods.compare import report
@@ -191,8 +190,7 @@ report.gain_vs_cost(study, ledger)
 # plain recogniser on the mean over the conditions, and on the condition the paper targets.
 
 # %%
-display(ledger)
-display(HTML(ledger.rule_html()))
+ledger
 
 # %% [markdown]
 # ## Which method would you pick, and when?
@@ -217,8 +215,8 @@ display(Markdown(report.closing_notes(study, ledger)))
 
 # %% [markdown]
 # ## Where the time went
+#
+# Every experiment of the protocol, computed in this build or read from the results cache.
 
 # %%
-print(study.wall_time_summary())
-study.wall_times().pivot_table(index="experiment", columns="source", values="seconds",
-                               aggfunc=["count", "sum"])
+study.wall_time_table()

@@ -43,9 +43,10 @@ device = "auto"
 import matplotlib.pyplot as plt
 import seaborn as sns
 import torch
-from IPython.display import HTML, Markdown, display
+from IPython.display import Markdown, display
 
 from fer_core import metrics, runtime, viz
+from fer_core.experiments import tables
 from fer_core.methods import compgan
 from fer_core.methods.compgan import report
 from fer_core.methods.compgan.experiments import GAN, CompGANStudy, ablation_name
@@ -359,15 +360,16 @@ exp.paper_comparison()
 
 # %%
 ledger, per_rep = exp.ledger()
-display(ledger)
-display(HTML(ledger.rule_html()))
+ledger
 
 # %%
-per_rep.set_index(["claim", "fold", "seed"]).style.format({"value A": "{:.3f}",
-                                                           "value B": "{:.3f}"})
+tables.replicate_values(per_rep)
 
 # %% [markdown]
 # ## Deviations from the paper
+#
+# Where the book departs from Sections 4-5 and Algorithm 1 (F2ED itself is not public, so
+# the data is the first):
 
 # %%
 report.deviations(exp)
@@ -375,15 +377,16 @@ report.deviations(exp)
 # %% [markdown]
 # ## What matched, what did not
 #
-# Every statement below is computed from this run's numbers.
+# The editors' gates, then the recognition, face and few-shot claims, each computed from
+# this run's numbers:
 
 # %%
 display(Markdown(report.closing_notes(exp, ledger)))
 
 # %% [markdown]
 # ## Where the time went
+#
+# Per experiment: the generators once per episode, the recognisers once per episode and seed.
 
 # %%
-print(exp.wall_time_summary())
-exp.wall_times().pivot_table(index="experiment", columns="source", values="seconds",
-                             aggfunc=["count", "sum"])
+exp.wall_time_table()

@@ -38,7 +38,7 @@ device = "auto"
 import numpy as np
 import pandas as pd
 import torch
-from IPython.display import HTML, display
+from IPython.display import display
 
 from fer_core import runtime, viz
 from fer_core.data import synthetic as syn

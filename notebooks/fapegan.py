@@ -57,9 +57,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 import torch
-from IPython.display import HTML, Markdown, display
+from IPython.display import Markdown, display
 
 from fer_core import runtime, viz
+from fer_core.experiments import tables
 from fer_core.methods import fapegan
 from fer_core.methods.fapegan import report
 from fer_core.methods.fapegan.experiments import GAN, FaPEStudy
@@ -335,19 +336,20 @@ exp.paper_comparison()
 # %% [markdown]
 # ## Claims ledger
 #
-# Each claim, the two variants that test it, paired over splits and seeds:
+# Each claim, the two variants that test it, paired over splits and seeds (the values behind
+# each pairing follow the table):
 
 # %%
 ledger, per_rep = exp.ledger()
-display(ledger)
-display(HTML(ledger.rule_html()))
+ledger
 
 # %%
-per_rep.set_index(["claim", "fold", "seed"]).style.format({"value A": "{:.3f}",
-                                                           "value B": "{:.3f}"})
+tables.replicate_values(per_rep)
 
 # %% [markdown]
 # ## Deviations from the paper
+#
+# Where the book departs from Sections 3-5 (the pose maps, Fa-Net's budget, the data):
 
 # %%
 report.deviations(exp)
@@ -355,15 +357,15 @@ report.deviations(exp)
 # %% [markdown]
 # ## What matched, what did not
 #
-# Every statement below is computed from this run's numbers.
+# The view gate, the four protocols' claims and Table 4's, each from this run's numbers:
 
 # %%
 display(Markdown(report.closing_notes(exp, ledger)))
 
 # %% [markdown]
 # ## Where the time went
+#
+# FaPE-GAN once per split; Fa-Net and the Table 4 runs once per split and seed.
 
 # %%
-print(exp.wall_time_summary())
-exp.wall_times().pivot_table(index="experiment", columns="source", values="seconds",
-                             aggfunc=["count", "sum"])
+exp.wall_time_table()

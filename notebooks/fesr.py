@@ -57,9 +57,10 @@ live = False  # True in a live Jupyter kernel: adds a slider that runs the gener
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from IPython.display import HTML, Markdown, display
+from IPython.display import Markdown, display
 
 from fer_core import runtime, viz
+from fer_core.experiments import tables
 from fer_core.methods import fesr
 from fer_core.methods.fesr import (D_img, D_z, FESGANConfig, Generator, fesgan_layer_table,
                                    recognition_layer_table)
@@ -267,12 +268,7 @@ show_source(fesr.objective_R)
 show_source(fesr.FESR.step)
 
 # %%
-def changes(switches):
-    return ", ".join(f"{k}={val}" for k, val in switches.items()) or "(proposed method)"
-
-
-pd.DataFrame([{"variant": v, "changes": changes(sw)}
-              for v, sw in fesr.VARIANTS.items()]).set_index("variant")
+tables.switches(fesr.VARIANTS, none="(proposed method)")
 
 # %% [markdown]
 # What each variant trains, read from this profile. Every recognition variant updates $R$
@@ -297,7 +293,7 @@ report.update_budget(exp)
 # `fer book --nproc N` (several GPUs), each training run goes through `torchrun`.
 
 # %%
-print(f"{len(exp.experiments)} experiments: {len(exp.folds)} folds x {len(exp.seeds)} seed(s)")
+print(exp.plan_summary())
 results = exp.run_all()
 print(exp.wall_time_summary())
 
@@ -323,8 +319,7 @@ exp.gates()
 # generated faces are only as good as this):
 
 # %%
-pd.DataFrame([{"fold": e.fold, **{k: v for k, v in r.items() if k != "networks"}}
-              for e, r in exp.results("judge")]).set_index("fold")
+exp.judge_quality()
 
 # %% [markdown]
 # The training curves of the FG pre-training and of FESR_JL's joint stage on fold 0. The
@@ -512,15 +507,18 @@ exp.paper_comparison()
 
 # %%
 ledger, per_fold = exp.ledger()
-display(ledger)
-display(HTML(ledger.rule_html()))
+ledger
+
+# %% [markdown]
+# The accuracies behind each claim, fold by fold and seed by seed:
 
 # %%
-per_fold.set_index(["claim", "fold", "seed"]) \
-    .style.format({"value A": "{:.3f}", "value B": "{:.3f}"})
+tables.replicate_values(per_fold)
 
 # %% [markdown]
 # ## Deviations from the paper
+#
+# Where this chapter departs from Sections III-IV and Algorithm 1, and why:
 
 # %%
 report.deviations(exp)
@@ -528,7 +526,8 @@ report.deviations(exp)
 # %% [markdown]
 # ## What matched, what did not, and why we think so
 #
-# Every statement below is computed from this run's numbers.
+# The gates first, then each claim of Section IV-D; every statement is computed from this
+# run's numbers.
 
 # %%
 display(Markdown(report.closing_notes(exp, ledger)))
@@ -540,6 +539,4 @@ display(Markdown(report.closing_notes(exp, ledger)))
 # results cache, and how long its training and evaluation took when it was computed:
 
 # %%
-print(exp.wall_time_summary())
-exp.wall_times().pivot_table(index="experiment", columns="source", values="seconds",
-                             aggfunc=["count", "sum"])
+exp.wall_time_table()

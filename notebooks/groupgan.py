@@ -45,9 +45,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 import torch
-from IPython.display import HTML, Markdown, display
+from IPython.display import Markdown, display
 
 from fer_core import runtime, viz
+from fer_core.experiments import tables
 from fer_core.methods import groupgan as gg
 from fer_core.methods.groupgan import report
 from fer_core.methods.groupgan.experiments import GroupGANStudy
@@ -243,8 +244,7 @@ exp.gates()
 # The judge itself, on the real test faces of each fold:
 
 # %%
-pd.DataFrame([{"fold": e.fold, **{k: v for k, v in r.items() if k != "networks"}}
-              for e, r in exp.results("judge")]).set_index("fold")
+exp.judge_quality()
 
 # %% [markdown]
 # The judge's reading of each GAN framework's faces (main BaseNet, mean over runs):
@@ -382,30 +382,31 @@ exp.paper_comparison()
 
 # %%
 ledger, per_rep = exp.ledger()
-display(ledger)
-display(HTML(ledger.rule_html()))
+ledger
 
 # %%
-per_rep.set_index(["claim", "fold", "seed"]).style.format({"value A": "{:.3f}",
-                                                          "value B": "{:.3f}"})
+tables.replicate_values(per_rep)
 
 # %% [markdown]
 # ## Deviations from the paper
+#
+# Where the book departs from Section 3 and Algorithm 1, and why:
 
 # %%
 report.deviations(exp)
 
 # %% [markdown]
 # ## What matched, what did not, and why we think so
-# Every statement below is computed from this run's numbers.
+#
+# The BaseNet and magnifier gates, then Table 1's claims, computed from this run's numbers:
 
 # %%
 display(Markdown(report.closing_notes(exp, ledger)))
 
 # %% [markdown]
 # ## Where the time went
+#
+# Per framework and BaseNet: runs computed in this build or read from the cache, and seconds.
 
 # %%
-print(exp.wall_time_summary())
-exp.wall_times().pivot_table(index="experiment", columns="source", values="seconds",
-                             aggfunc=["count", "sum"])
+exp.wall_time_table()

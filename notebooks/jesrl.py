@@ -50,9 +50,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 import torch
-from IPython.display import HTML, Markdown, display
+from IPython.display import Markdown, display
 
 from fer_core import runtime, viz
+from fer_core.experiments import tables
 from fer_core.methods import jesrl
 from fer_core.methods.jesrl import report
 from fer_core.methods.jesrl.experiments import JESRLStudy
@@ -256,12 +257,7 @@ show_source(jesrl.JESRL.step)
 # each trains under this profile. Every recogniser updates $C$ equally often:
 
 # %%
-def changes(switches):
-    return ", ".join(f"{k}={x}" for k, x in switches.items()) or "(the method)"
-
-
-pd.DataFrame([{"variant": v, "changes": changes(sw)}
-              for v, sw in jesrl.VARIANTS.items()]).set_index("variant")
+tables.switches(jesrl.VARIANTS)
 
 # %%
 report.update_budget(exp)
@@ -286,7 +282,7 @@ report.paper_vs_code()
 # from the results cache.
 
 # %%
-print(f"{len(exp.experiments)} experiments: {len(exp.folds)} folds x {len(exp.seeds)} seed(s)")
+print(exp.plan_summary())
 results = exp.run_all()
 print(exp.wall_time_summary())
 
@@ -310,8 +306,7 @@ exp.gates()
 # How good the judge itself is on the real test faces of each fold:
 
 # %%
-pd.DataFrame([{"fold": e.fold, **{k: v for k, v in r.items() if k != "networks"}}
-              for e, r in exp.results("judge")]).set_index("fold")
+exp.judge_quality()
 
 # %% [markdown]
 # The judge's reading of every GAN variant's transfers:
@@ -480,15 +475,16 @@ report.paper_comparison(exp)
 
 # %%
 ledger, per_fold = exp.ledger()
-display(ledger)
-display(HTML(ledger.rule_html()))
+ledger
 
 # %%
-per_fold.set_index(["claim", "fold", "seed"]).style.format({"value A": "{:.3f}",
-                                                            "value B": "{:.3f}"})
+tables.replicate_values(per_fold)
 
 # %% [markdown]
 # ## Deviations from the paper
+#
+# Where the book departs from Section III and Table I (the authors' code is the `Official`
+# variant above, not a deviation):
 
 # %%
 report.deviations(exp)
@@ -496,15 +492,15 @@ report.deviations(exp)
 # %% [markdown]
 # ## What matched, what did not, and why
 #
-# Every statement below is computed from this run's numbers.
+# Table VII's ablations and the transfers, read from this run's numbers only:
 
 # %%
 display(Markdown(report.closing_notes(exp, ledger, wall=exp.wall_time_summary())))
 
 # %% [markdown]
 # ## Where the time went
+#
+# Per variant: runs computed in this build or read from the results cache, and their seconds.
 
 # %%
-print(exp.wall_time_summary())
-exp.wall_times().pivot_table(index="experiment", columns="source", values="seconds",
-                             aggfunc=["count", "sum"])
+exp.wall_time_table()

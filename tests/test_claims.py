@@ -152,6 +152,14 @@ def test_ledger_renders_table_and_records():
     assert Ledger().to_html().startswith("<p>")
 
 
+def test_a_shown_ledger_carries_the_rule_that_decided_it():
+    ledger = Ledger(confidence=0.9, min_replicates=2)
+    ledger.add(TWO_STAGE, [0.90, 0.91, 0.92], [0.80, 0.80, 0.82])
+    shown = ledger._repr_html_()
+    assert shown.endswith(ledger.rule_html()) and "<table" in shown and TWO_STAGE.text in shown
+    assert "90% interval" in shown and "90% interval" not in ledger.to_html()
+
+
 def test_the_printed_rule_follows_the_confidence_the_code_uses():
     assert "95% interval" in VERDICT_RULE and "below 0.05" in VERDICT_RULE and "Holm" in VERDICT_RULE
     assert "90% interval" in verdict_rule(0.9) and "below 0.1 " in verdict_rule(0.9)

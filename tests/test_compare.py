@@ -4,7 +4,6 @@ records show that every method had the same folds, seeds and budget."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -17,7 +16,7 @@ from fer_core.methods.compare.paper import PLAIN
 from fer_core.methods.compare.protocol import CONDITIONS, conditions, protocol_splits, weak_peak_pairs, world
 from fer_core.nets.small import SmallCNN
 from fer_core.profiles import PROFILES
-from fer_core.results import ResultStore
+from tests._studies import chapter_profiles, finished_study, tiny_study
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -26,22 +25,16 @@ TINY = dict(SMOKE, steps=3, gan_steps=2, judge_steps=2, n_edit=8, n_show=2)
 
 
 def _study(root, P=TINY, **kw):
-    return CompareStudy(P, CompareStudy.build_data(P, seed=0), device="cpu",
-                        store=ResultStore("compare", root=root / "results"), run_root=root / "runs", progress=False,
-                        **kw)
+    return tiny_study(CompareStudy, P, root, **kw)
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("compare")
-    study = _study(root)
-    study.run_all(workers=1)
-    return study, root
+    return finished_study(CompareStudy, TINY, tmp_path_factory)
 
 
 def test_profiles_define_every_setting_and_enough_replicates():
-    small, paper = PROFILES["compare"]["small"], PROFILES["compare"]["paper"]
-    assert set(small) == set(SMOKE) == set(paper)
+    _, small, paper = chapter_profiles("compare")
     assert small["folds"] * len(small["seeds"]) >= 10
     assert set(small["methods"]) <= set(ADAPTERS)
 

@@ -9,7 +9,7 @@ import pytest
 from fer_core.methods.compgan.experiments import FCLS, GAN, NOLOOP_GAN, PIX2PIX, CompGANStudy, fold_layout
 from fer_core.methods.compgan.paper import BOTH, CNN, COMBINE, FEW_SHOT, FRONT, L, NOLOOP, OURS, POSE, shot_variant
 from fer_core.profiles import PROFILES
-from fer_core.results import ResultStore
+from tests._studies import chapter_profiles, finished_study, tiny_study
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -18,22 +18,16 @@ TINY = dict(PROFILES["compgan"]["smoke"], tasks=("ER-SS", "ER-FE"), n_identities
 
 
 def _study(root, P=TINY, **kw):
-    return CompGANStudy(P, CompGANStudy.build_data(P, seed=0), device="cpu",
-                        store=ResultStore("compgan", root=root / "results"), run_root=root / "runs", progress=False,
-                        **kw)
+    return tiny_study(CompGANStudy, P, root, **kw)
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("compgan")
-    study = _study(root)
-    study.run_all(workers=1)
-    return study, root
+    return finished_study(CompGANStudy, TINY, tmp_path_factory)
 
 
 def test_profiles_define_every_setting_and_enough_replicates():
-    smoke, small, paper = (PROFILES["compgan"][k] for k in ("smoke", "small", "paper"))
-    assert set(smoke) == set(small) == set(paper)
+    _, small, paper = chapter_profiles("compgan")
     assert paper["gan_lr"] == 2e-4 and paper["cls_lr"] == 0.01 and paper["gan_batch_size"] == 64
     assert paper["size"] == 128 and paper["n_classes"] == 54 and paper["shots"] == (1, 3, 5)
     for P in (small, paper):

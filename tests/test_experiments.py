@@ -118,6 +118,41 @@ def test_tables_summarise_pivot_and_pair_replicates():
         tables.ledger(df, [(Claim("A beats C", "s", "m", "A", "A", "C"), "acc")], replicates=Replicates.independent())
 
 
+def test_replicate_values_and_switch_tables():
+    per = pd.DataFrame([{"claim": "A beats B", "fold": k, "seed": 0, "A": "A", "value A": 0.81234, "B": "B",
+                         "value B": 0.7} for k in range(2)])
+    shown = tables.replicate_values(per, digits=2)
+    assert list(shown.data.index.names) == ["claim", "fold", "seed"] and len(shown.data) == 2
+    assert "0.81" in shown.to_html() and "0.812" not in shown.to_html()
+    t = tables.switches({"Ours": {}, "No_L": {"use_l": False, "p": 0.5}}, none="(proposed)")
+    assert t.loc["Ours", "changes"] == "(proposed)" and t.loc["No_L", "changes"] == "use_l=False, p=0.5"
+
+
+def test_wall_time_table_counts_computed_and_cached_runs(tmp_path):
+    study = _study(tmp_path)
+    study.computed = {e.id: 2.0 for e in study.experiments if e.variant == "pre"}
+    shown = study.wall_time_table()
+    t = shown.data
+    n_pre = sum(e.variant == "pre" for e in study.experiments)
+    assert t.loc["pre", ("runs", "computed in this build")] == n_pre
+    assert t.loc["pre", ("seconds", "computed in this build")] == 2.0 * n_pre
+    assert t.loc["fast", ("runs", "results cache")] == n_pre  # one fast run per pre-training run
+    assert pd.isna(t.loc["fast", ("seconds", "results cache")])  # nothing stored: no seconds to add up
+    assert study.wall_time_summary() in shown.to_html()
+    assert study.plan_summary() == f"{len(study.experiments)} experiments: 2 fold(s) x {len(study.seeds)} seed(s)"
+
+
+def test_a_study_without_a_synthetic_world_says_how_to_supply_its_data():
+    from fer_core.experiments import Study
+
+    class Bare(Study):
+        chapter = "bare"
+        make = plan = train = evaluate = None
+
+    with pytest.raises(NotImplementedError, match="Bare sets no synthetic_world; declare it or override build_data"):
+        Bare.build_data({"folds": 2})
+
+
 def test_board_lines_show_step_losses_and_time_left(capsys):
     from fer_core.experiments.board import Board, format_seconds
 

@@ -11,7 +11,7 @@ import pytest
 from fer_core.methods.fapegan.experiments import GAN, FaPEStudy, fraction_split
 from fer_core.methods.fapegan.paper import CNN, FANET, FAPE_FANET, PRETRAINED, SCRATCH, gain, variant
 from fer_core.profiles import PROFILES
-from fer_core.results import ResultStore
+from tests._studies import assert_clear_data_root_errors, chapter_profiles, finished_study, tiny_study
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -20,21 +20,16 @@ TINY = dict(PROFILES["fapegan"]["smoke"], n_identities=10, n_classes=5, n_splits
 
 
 def _study(root, P=TINY, **kw):
-    return FaPEStudy(P, FaPEStudy.build_data(P, seed=0), device="cpu",
-                     store=ResultStore("fapegan", root=root / "results"), run_root=root / "runs", progress=False, **kw)
+    return tiny_study(FaPEStudy, P, root, **kw)
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fapegan")
-    study = _study(root)
-    study.run_all(workers=1)
-    return study, root
+    return finished_study(FaPEStudy, TINY, tmp_path_factory)
 
 
 def test_profiles_define_every_setting_the_chapter_reads():
-    small, paper = PROFILES["fapegan"]["small"], PROFILES["fapegan"]["paper"]
-    assert set(small) == set(PROFILES["fapegan"]["smoke"]) == set(paper)
+    _, small, paper = chapter_profiles("fapegan")
     assert paper["lam"] == 10.0 and paper["gan_lr"] == 2e-4 and paper["n_classes"] == 54
     assert len(small["seeds"]) * small["n_splits"] >= 10  # replicates behind every claim
 
@@ -117,8 +112,7 @@ def test_ledger_has_every_claim_with_paired_replicates(tiny):
 
 
 def test_data_root_without_a_dataset_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="holds no dataset"):
-        FaPEStudy.build_data(TINY, data_root=tmp_path)
+    assert_clear_data_root_errors(FaPEStudy, TINY, tmp_path)
 
 
 def test_a_real_target_answers_the_cross_domain_question(tmp_path):

@@ -17,7 +17,7 @@ from fer_core.methods.fesr.experiments import ABLATION_GAN, FIGURE_GAN, TABLE_II
 from fer_core.methods.fesr.paper import (CLAIMS, PAPER_TABLE_III, PAPER_TABLE_IV, PAPER_TABLE_V,
                                          PAPER_TABLE_V_COLUMNS, PAPER_TABLE_VI, PAPER_TABLE_VII)
 from fer_core.profiles import PROFILES
-from fer_core.results import ResultStore
+from tests._studies import assert_clear_data_root_errors, tiny_study
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: see conftest.one_thread
 
@@ -31,8 +31,7 @@ TINY = dict(size=32, channels=3, n_identities=4, n_frames=4, folds=2, seeds=(0,)
 
 
 def _study(root, P=TINY, **kw):
-    return FESRStudy(P, FESRStudy.build_data(P, seed=0), device="cpu", store=ResultStore("fesr", root=root / "results"),
-                     run_root=root / "runs", progress=False, **kw)
+    return tiny_study(FESRStudy, P, root, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +57,7 @@ def test_synthetic_data_follows_fesr_protocol(tiny):
 
 
 def test_data_root_without_a_dataset_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="holds no dataset"):
-        FESRStudy.build_data(TINY, data_root=tmp_path)
-    with pytest.raises(ValueError, match="needs data_root"):
-        FESRStudy.build_data(TINY, dataset="ckplus")
+    assert_clear_data_root_errors(FESRStudy, TINY, tmp_path, real="ckplus")
 
 
 def test_steps_follow_algorithm_1(tiny):

@@ -15,8 +15,8 @@ from fer_core.methods.jesrl.experiments import GAN_VARIANTS, RECOGNISERS, JESRLS
 from fer_core.methods.jesrl.nets import PerceptualNet, VGG19Trunk
 from fer_core.methods.jesrl.paper import CLAIMS, PAPER_TABLE_V, PAPER_TABLE_VII, POSES
 from fer_core.profiles import PROFILES
-from fer_core.results import ResultStore
 from fer_core.train import StepContext
+from tests._studies import assert_clear_data_root_errors, chapter_profiles, finished_study, tiny_study
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -24,25 +24,18 @@ TINY = dict(PROFILES["jesrl"]["smoke"], steps=2, judge_steps=2)
 
 
 def _study(root, P=TINY, **kw):
-    return JESRLStudy(P, JESRLStudy.build_data(P, seed=0), device="cpu",
-                      store=ResultStore("jesrl", root=root / "results"), run_root=root / "runs", progress=False, **kw)
+    return tiny_study(JESRLStudy, P, root, **kw)
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("jesrl")
-    study = _study(root)
-    study.run_all(workers=1)
-    return study, root
+    return finished_study(JESRLStudy, TINY, tmp_path_factory)
 
 
 def test_profiles_define_the_same_settings_and_the_papers_sizes():
-    keys = [set(PROFILES["jesrl"][p]) for p in ("smoke", "small", "paper")]
-    assert keys[0] == keys[1] == keys[2]
-    paper = PROFILES["jesrl"]["paper"]
+    _, small, paper = chapter_profiles("jesrl")
     assert paper["size"] == 256 and paper["gan_width"] == 64 and paper["vgg_width"] == 64 and paper["lr"] == 2e-4
     assert paper["lambdas"] == (10.0, 15.0, 5.0, 5.0) and paper["optimizer_C"] == "sgd" and paper["p"] == 0.5
-    small = PROFILES["jesrl"]["small"]
     assert small["folds"] * len(small["seeds"]) >= 10  # at least 10 paired replicates behind each claim
 
 
@@ -62,10 +55,7 @@ def test_synthetic_data_is_multipie_like_in_subject_independent_folds(tiny):
 
 
 def test_data_root_without_a_dataset_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="holds no dataset"):
-        JESRLStudy.build_data(TINY, data_root=tmp_path)
-    with pytest.raises(ValueError, match="needs data_root"):
-        JESRLStudy.build_data(TINY, dataset="rafdb")
+    assert_clear_data_root_errors(JESRLStudy, TINY, tmp_path, real="rafdb")
 
 
 def test_the_plan_declares_what_each_run_needs(tiny):

@@ -294,13 +294,20 @@ def er_ss(meta: pd.DataFrame, *, test_fraction: float = 0.2, val_fraction: float
 def er_fid(meta: pd.DataFrame, *, shots: int, seed: int = 0, novel_fraction: float = 0.2,
            n_novel: int | None = None, test_fraction: float = 0.2) -> TaskSplit:
     """T2 ER-FID: ``shots`` training images per novel identity (see the module table)."""
-    _need(meta, ("expression", "subject"), "ER-FID")
-    shots = _check_shots("ER-FID", shots)
+    return _few_shot_novel(meta, task="ER-FID", by="subject", what="identity", shots=shots, seed=seed,
+                           novel_fraction=novel_fraction, n_novel=n_novel, test_fraction=test_fraction)
+
+
+def _few_shot_novel(meta: pd.DataFrame, *, task: str, by: str, what: str, shots: Any, seed: int,
+                    novel_fraction: float, n_novel: int | None, test_fraction: float) -> TaskSplit:
+    """ER-FID / ER-FE: a drawn set of novel values of ``by`` (identities, expressions), ``shots`` each."""
+    _need(meta, ("expression", "subject"), task)
+    shots = _check_shots(task, shots)
     _check_fraction("test_fraction", test_fraction)
     rng = np.random.default_rng(seed)
-    novel = _choose_novel(meta, "subject", novel_fraction, n_novel, rng, "ER-FID")
-    return _few_shot(meta, task="ER-FID", novel_by="subject", novel=novel, shots=shots, test_fraction=test_fraction,
-                     rng=rng, what="identity")
+    novel = _choose_novel(meta, by, novel_fraction, n_novel, rng, task)
+    return _few_shot(meta, task=task, novel_by=by, novel=novel, shots=shots, test_fraction=test_fraction,
+                     rng=rng, what=what)
 
 
 def er_zid(meta: pd.DataFrame, *, seed: int = 0, novel_fraction: float = 0.2, n_novel: int | None = None,
@@ -362,13 +369,8 @@ def er_zp(meta: pd.DataFrame, *, seed: int = 0, novel_view: str = "half_left", t
 def er_fe(meta: pd.DataFrame, *, shots: int, seed: int = 0, novel_fraction: float = 0.2,
           n_novel: int | None = None, test_fraction: float = 0.2) -> TaskSplit:
     """T6 ER-FE: ``shots`` training images per novel expression."""
-    _need(meta, ("expression", "subject"), "ER-FE")
-    shots = _check_shots("ER-FE", shots)
-    _check_fraction("test_fraction", test_fraction)
-    rng = np.random.default_rng(seed)
-    novel = _choose_novel(meta, "expression", novel_fraction, n_novel, rng, "ER-FE")
-    return _few_shot(meta, task="ER-FE", novel_by="expression", novel=novel, shots=shots, test_fraction=test_fraction,
-                     rng=rng, what="expression")
+    return _few_shot_novel(meta, task="ER-FE", by="expression", what="expression", shots=shots, seed=seed,
+                           novel_fraction=novel_fraction, n_novel=n_novel, test_fraction=test_fraction)
 
 
 def _unbalanced(meta: pd.DataFrame, *, task: str, by: str, rare: tuple, train_fraction: float,

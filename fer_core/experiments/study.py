@@ -2,8 +2,9 @@
 
 A chapter subclasses :class:`Study` and supplies only what is its own:
 
-- :meth:`Study.build_data` (a classmethod): its data, usually one call of
-  :func:`~fer_core.experiments.data.prepare_data`;
+- its data: the class attributes :attr:`Study.synthetic_world`, :attr:`Study.frame_rule` and
+  :attr:`Study.split_rule`, which the classmethod :meth:`Study.build_data` hands to
+  :func:`~fer_core.experiments.data.prepare_data` (a chapter with other needs overrides it);
 - :meth:`Study.make`: the :class:`~fer_core.experiments.plan.Experiment` of a variant on a
   fold under a seed, with its declared dependencies, and :meth:`Study.plan`: all of them;
 - :meth:`Study.train` (builds the method and trains it with :meth:`Study.fit`) and
@@ -24,14 +25,14 @@ import math
 import time
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import pandas as pd
 import torch
 
 from fer_core import distributed, provenance, runtime
 from fer_core.experiments.board import format_seconds
-from fer_core.experiments.data import ChapterData
+from fer_core.experiments.data import ChapterData, prepare_data
 from fer_core.experiments.plan import Experiment, Plan, RunKey
 from fer_core.experiments.runner import run_plan
 from fer_core.results import ResultStore, cache_root
@@ -110,11 +111,22 @@ class Study(abc.ABC):
         provenance.register(self)  # for the chapter page's provenance block
 
     # -- what a chapter supplies -----------------------------------------------------------------
+    #: ``synthetic_world(P, seed) -> (dataset, description)``: the chapter's synthetic world.
+    synthetic_world: ClassVar[Callable[[Mapping[str, Any], int], tuple[Any, str]] | None] = None
+    #: The paper's frame rule for data with sequences (``frames`` of ``prepare_data``), or None.
+    frame_rule: ClassVar[Callable[[pd.DataFrame], Any] | None] = None
+    #: ``split_rule(P) -> splits(dataset, seed)``; None: ``P["folds"]`` subject-independent folds.
+    split_rule: ClassVar[Callable[[Mapping[str, Any]], Callable] | None] = None
+
     @classmethod
-    @abc.abstractmethod
     def build_data(cls, P: Mapping[str, Any], *, dataset: str = "synthetic", data_root: str | Path | None = None,
                    seed: int = 0) -> ChapterData:
-        """The chapter's data for profile ``P`` (see :func:`~fer_core.experiments.data.prepare_data`)."""
+        """The chapter's data for profile ``P``: its synthetic world, or the real dataset at ``data_root``,
+        cut by its split and frame rules (see :func:`~fer_core.experiments.data.prepare_data`)."""
+        if cls.synthetic_world is None:
+            raise NotImplementedError(f"{cls.__name__} sets no synthetic_world; declare it or override build_data")
+        return prepare_data(P, synthetic=cls.synthetic_world, dataset=dataset, data_root=data_root, seed=seed,
+                            frames=cls.frame_rule, splits=None if cls.split_rule is None else cls.split_rule(P))
 
     @abc.abstractmethod
     def make(self, variant: str, fold: int = 0, seed: int = 0) -> Experiment:
@@ -298,6 +310,17 @@ class Study(abc.ABC):
         """How many planned experiments this build computed and how many it read from the results cache."""
         computed = sum(e.id in self.computed for e in self.experiments)
         return {"computed": computed, "reused": len(self.experiments) - computed}
+
+    def wall_time_table(self):
+        """:meth:`wall_times` per experiment and source: how many runs, and their seconds in all
+        ("–" where none were recorded); the caption is :meth:`wall_time_summary`."""
+        g = self.wall_times().groupby(["experiment", "source"], sort=False).seconds
+        t = pd.DataFrame({"runs": g.size(), "seconds": g.sum(min_count=1)}).unstack("source")
+        return t.style.format("{:.0f}", na_rep="–").set_caption(self.wall_time_summary())
+
+    def plan_summary(self) -> str:
+        """How many experiments the plan holds, over how many folds and seeds."""
+        return f"{len(self.experiments)} experiments: {len(self.folds)} fold(s) x {len(self.seeds)} seed(s)"
 
     def wall_time_summary(self) -> str:
         t = self.wall_times()

@@ -4,7 +4,8 @@
 - :func:`per_replicate`: the values per fold and seed (a pivot a reader can check by eye);
 - :func:`paper_vs_run`: "paper reports / this run" rows into a table;
 - :func:`ledger`: claims paired over (fold, seed), with the replicate design for the interval,
-  and the per-replicate values behind each claim.
+  and the per-replicate values behind each claim; :func:`replicate_values` prints those;
+- :func:`switches`: what each variant of a chapter changes, one row per variant.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import pandas as pd
 from fer_core import metrics
 from fer_core.claims import Claim, Ledger, Replicates
 
-__all__ = ["summary", "per_replicate", "paper_vs_run", "paired", "ledger", "fold_ratio", "PAIR_ON"]
+__all__ = ["summary", "per_replicate", "paper_vs_run", "paired", "ledger", "replicate_values", "switches",
+           "fold_ratio", "PAIR_ON"]
 
 #: The columns that identify a replicate: claims pair two variants on them.
 PAIR_ON = ("fold", "seed")
@@ -85,6 +87,20 @@ def ledger(df: pd.DataFrame, claims: Sequence[tuple[Claim, str]], *, replicates:
             rows.append({"claim": claim.text, **key, "A": claim.variant_a, "value A": x,
                          "B": claim.variant_b, "value B": y})
     return book, pd.DataFrame(rows)
+
+
+def replicate_values(per_replicate: pd.DataFrame, *, on: Sequence[str] = PAIR_ON, digits: int = 3):
+    """The values behind a ledger (the second frame :func:`ledger` returns), indexed by claim and
+    replicate, formatted to ``digits`` places: the numbers a reader can pair by hand."""
+    fmt = f"{{:.{digits}f}}"
+    return per_replicate.set_index(["claim", *on]).style.format({"value A": fmt, "value B": fmt})
+
+
+def switches(variants: Mapping[str, Mapping[str, Any]], *, none: str = "(the method)") -> pd.DataFrame:
+    """One row per variant: the options it changes (``name=value, ...``), ``none`` where it changes nothing."""
+    rows = [{"variant": v, "changes": ", ".join(f"{k}={x}" for k, x in sw.items()) or none}
+            for v, sw in variants.items()]
+    return pd.DataFrame(rows, columns=["variant", "changes"]).set_index("variant")
 
 
 def fold_ratio(splits: Sequence[Any]) -> Replicates:

@@ -27,7 +27,6 @@ import hashlib
 import math
 import time
 from functools import cached_property
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -37,12 +36,12 @@ import torch
 from fer_core import evaluate, metrics, runtime
 from fer_core.claims import Ledger
 from fer_core.data.memory import MemoryCachedDataset, TensorFaces
-from fer_core.experiments import ChapterData, Experiment, Plan, Study, prepare_data, tables
-from fer_core.judge import Judge, JudgeMixin
+from fer_core.experiments import ChapterData, Experiment, Plan, Study, tables
+from fer_core.judge import JudgeMixin
 from fer_core.methods.classifier import Classifier
 from fer_core.methods.compare.adapters import ADAPTERS, Adapter, adapter
 from fer_core.methods.compare.cost import step_cost
-from fer_core.methods.compare.paper import METRICS, PLAIN, TARGETED, claims
+from fer_core.methods.compare.paper import METRICS, PLAIN, claims
 from fer_core.methods.compare.protocol import CONDITIONS, conditions, protocol_splits, seen_views, world
 
 from fer_core.nets.small import SmallCNN
@@ -78,13 +77,9 @@ class CompareStudy(JudgeMixin, Study):
         super().__init__(P, data, **kwargs)
         self.K = len(data.classes)
 
-    @classmethod
-    def build_data(cls, P: Mapping[str, Any], *, dataset: str = "synthetic", data_root: str | Path | None = None,
-                   seed: int = 0) -> ChapterData:
-        """The comparison's world (or a real dataset), cut by
-        :func:`~fer_core.methods.compare.protocol.protocol_splits`."""
-        return prepare_data(P, synthetic=world, dataset=dataset, data_root=data_root, seed=seed,
-                            splits=protocol_splits(P))
+    # The comparison's world (or a real dataset), cut by protocol.protocol_splits.
+    synthetic_world = staticmethod(world)
+    split_rule = staticmethod(protocol_splits)
 
     # -- what the data holds ---------------------------------------------------------------------------
     @cached_property
@@ -100,7 +95,6 @@ class CompareStudy(JudgeMixin, Study):
         return len(seen_views(self.data.dataset.meta, self.P)[0])
 
     def _has(self, need: str) -> bool:
-        meta = self.data.dataset.meta
         if need == "views":
             return self.n_views > 1 and (self.data.synthetic or "landmarks" in self.data.fold(0, "cpu")["train"].data)
         if need == "sequences":

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 from functools import cached_property
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -35,7 +34,7 @@ from fer_core import evaluate, metrics, runtime
 from fer_core.claims import Ledger
 from fer_core.data.f2ed_tasks import FEW_SHOT_TASKS, f2ed_task
 from fer_core.data.memory import TensorFaces
-from fer_core.experiments import ChapterData, Experiment, Plan, Study, prepare_data, tables
+from fer_core.experiments import ChapterData, Experiment, Plan, Study, tables
 from fer_core.experiments.data import f2ed_like_world
 from fer_core.judge import JudgeMixin
 from fer_core.methods.classifier import Classifier
@@ -99,12 +98,9 @@ class CompGANStudy(JudgeMixin, Study):
         views = getattr(data.dataset, "views", None)
         self.views = tuple(views) if views else tuple(sorted(data.dataset.meta["view"].astype(str).unique()))
 
-    @classmethod
-    def build_data(cls, P: Mapping[str, Any], *, dataset: str = "synthetic", data_root: str | Path | None = None,
-                   seed: int = 0) -> ChapterData:
-        """The F2ED-like synthetic world or F2ED-style folders, cut into the six tasks (module docstring)."""
-        return prepare_data(P, synthetic=f2ed_like_world, dataset=dataset, data_root=data_root, seed=seed,
-                            splits=task_splits(P))
+    # The F2ED-like synthetic world or F2ED-style folders, cut into the six tasks (module docstring).
+    synthetic_world = staticmethod(f2ed_like_world)
+    split_rule = staticmethod(task_splits)
 
     # -- folds ------------------------------------------------------------------------------------------
     @property

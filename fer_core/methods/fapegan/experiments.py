@@ -101,12 +101,9 @@ class FaPEStudy(JudgeMixin, Study):
         self.target_root, self.target_dataset = target_root, target_dataset
         self.K = len(data.classes)
 
-    @classmethod
-    def build_data(cls, P: Mapping[str, Any], *, dataset: str = "synthetic", data_root: str | Path | None = None,
-                   seed: int = 0) -> ChapterData:
-        """The F2ED-like synthetic world or F2ED-style folders, cut into the tasks (module docstring)."""
-        return prepare_data(P, synthetic=f2ed_like_world, dataset=dataset, data_root=data_root, seed=seed,
-                            splits=task_splits(P))
+    # The F2ED-like synthetic world or F2ED-style folders, cut into the tasks (module docstring).
+    synthetic_world = staticmethod(f2ed_like_world)
+    split_rule = staticmethod(task_splits)
 
     # -- tasks and folds --------------------------------------------------------------------------
     @cached_property

@@ -32,7 +32,7 @@ from torch import nn
 from fer_core import evaluate, metrics, runtime
 from fer_core.claims import Ledger
 from fer_core.data.protocols import fesr_frames
-from fer_core.experiments import ChapterData, Experiment, Plan, Study, prepare_data, tables
+from fer_core.experiments import ChapterData, Experiment, Plan, Study, tables
 from fer_core.judge import JudgeMixin
 from fer_core.methods.classifier import Classifier
 from fer_core.methods.fesr import evaluation as ev
@@ -94,14 +94,11 @@ class FESRStudy(JudgeMixin, Study):
         self.K = len(data.classes)
         self._id_nets: dict[int, nn.Module] = {}
 
-    @classmethod
-    def build_data(cls, P: Mapping[str, Any], *, dataset: str = "synthetic", data_root: str | Path | None = None,
-                   seed: int = 0) -> ChapterData:
-        """The synthetic CK+-like world (the last three frames of each sequence) or a real dataset,
-        in ``P["folds"]`` subject-independent folds with FESR's frame rule (train on the three apex
-        frames, test on the peak)."""
-        return prepare_data(P, synthetic=_synthetic, dataset=dataset, data_root=data_root, seed=seed,
-                            frames=fesr_frames)
+    # The synthetic CK+-like world (the last three frames of each sequence) or a real dataset, in
+    # P["folds"] subject-independent folds with FESR's frame rule (train on the three apex frames,
+    # test on the peak).
+    synthetic_world = staticmethod(_synthetic)
+    frame_rule = staticmethod(fesr_frames)
 
     # -- configuration ------------------------------------------------------------------------------
     @cached_property

@@ -29,7 +29,7 @@ import torch
 
 from fer_core import evaluate, metrics, runtime
 from fer_core.claims import Ledger
-from fer_core.experiments import ChapterData, Experiment, Plan, Study, prepare_data, tables
+from fer_core.experiments import ChapterData, Experiment, Plan, Study, tables
 from fer_core.judge import JudgeMixin
 from fer_core.methods.classifier import Classifier
 from fer_core.methods.groupgan import evaluation as ev
@@ -83,13 +83,10 @@ class GroupGANStudy(JudgeMixin, Study):
         if self.main not in self.basenets:
             raise ValueError(f"the profile's main BaseNet {self.main!r} must be one of basenets {self.basenets}")
 
-    @classmethod
-    def build_data(cls, P: Mapping[str, Any], *, dataset: str = "synthetic", data_root=None,
-                   seed: int = 0) -> ChapterData:
-        """Whole neutral-to-peak sequences (the synthetic world, or CK+ / Oulu-CASIA from ``data_root``) in
-        ``P["folds"]`` subject-independent folds; the weak/peak frame rule is applied per fold by the study
-        (weak = frames 6-8, peak = the last), since the intensity curve also reads the other frames."""
-        return prepare_data(P, synthetic=_synthetic, dataset=dataset, data_root=data_root, seed=seed)
+    # Whole neutral-to-peak sequences (the synthetic world, or CK+ / Oulu-CASIA from data_root) in
+    # P["folds"] subject-independent folds; the weak/peak frame rule is applied per fold by the study
+    # (weak = frames 6-8, peak = the last), since the intensity curve also reads the other frames.
+    synthetic_world = staticmethod(_synthetic)
 
     # -- configuration ---------------------------------------------------------------------------------
     @property
