@@ -25,6 +25,20 @@ def finished_study(cls, P: Mapping[str, Any], tmp_path_factory) -> tuple[Any, Pa
     return study, root
 
 
+def tiny_factory(cls, P: Mapping[str, Any]):
+    """``(_study, tiny)`` for a chapter's test module: ``_study(root, P=P, **kw)`` builds the study
+    under ``root``; ``tiny`` is a module fixture giving ``(study, root)`` with its plan finished."""
+
+    def make(root: Path, P: Mapping[str, Any] = P, **kw):
+        return tiny_study(cls, P, root, **kw)
+
+    @pytest.fixture(scope="module", name="tiny")
+    def tiny(tmp_path_factory):
+        return finished_study(cls, P, tmp_path_factory)
+
+    return make, tiny
+
+
 def chapter_profiles(chapter: str) -> tuple[dict, dict, dict]:
     """``smoke``, ``small`` and ``paper`` of ``chapter``, checked to set the same settings."""
     smoke, small, paper = (PROFILES[chapter][k] for k in ("smoke", "small", "paper"))

@@ -10,10 +10,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import scipy.io
 from PIL import Image
 
+from fer_core.data.files import BadImagesSkipped
+
 # ---------------------------------------------------------------------------- small helpers
+
+
+def refused_then_skipped(cls, root: Path, error: type[Exception], match: str, *, skipped: str = "skipped 1",
+                         **options):
+    """``cls(root, **options)`` raises ``error`` matching ``match``; with ``skip_bad=True`` it warns
+    (:class:`BadImagesSkipped` matching ``skipped``) and returns the dataset without the bad entries."""
+    with pytest.raises(error, match=match):
+        cls(root, **options)
+    with pytest.warns(BadImagesSkipped, match=skipped):
+        return cls(root, skip_bad=True, **options)
 
 
 def face_landmarks(cx: float, cy: float, scale: float, *, smile: float = 0.0) -> np.ndarray:

@@ -24,6 +24,7 @@ import pandas as pd
 from PIL import Image
 
 from fer_core.data.base import EXPRESSIONS_7
+from fixtures_datasets import refused_then_skipped  # noqa: F401  (the datasets tests call fx.refused_then_skipped)
 
 # Publisher code tables, written here independently of the adapters so a wrong table in
 # an adapter shows up as a brightness mismatch.

@@ -16,7 +16,7 @@ from fer_core.methods.compare.paper import PLAIN
 from fer_core.methods.compare.protocol import CONDITIONS, conditions, protocol_splits, weak_peak_pairs, world
 from fer_core.nets.small import SmallCNN
 from fer_core.profiles import PROFILES
-from tests._studies import chapter_profiles, finished_study, tiny_study
+from tests._studies import chapter_profiles, tiny_factory
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -24,13 +24,7 @@ SMOKE = PROFILES["compare"]["smoke"]
 TINY = dict(SMOKE, steps=3, gan_steps=2, judge_steps=2, n_edit=8, n_show=2)
 
 
-def _study(root, P=TINY, **kw):
-    return tiny_study(CompareStudy, P, root, **kw)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return finished_study(CompareStudy, TINY, tmp_path_factory)
+_study, tiny = tiny_factory(CompareStudy, TINY)
 
 
 def test_profiles_define_every_setting_and_enough_replicates():

@@ -9,7 +9,7 @@ import pytest
 from fer_core.methods.compgan.experiments import FCLS, GAN, NOLOOP_GAN, PIX2PIX, CompGANStudy, fold_layout
 from fer_core.methods.compgan.paper import BOTH, CNN, COMBINE, FEW_SHOT, FRONT, L, NOLOOP, OURS, POSE, shot_variant
 from fer_core.profiles import PROFILES
-from tests._studies import chapter_profiles, finished_study, tiny_study
+from tests._studies import chapter_profiles, tiny_factory
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -17,13 +17,7 @@ TINY = dict(PROFILES["compgan"]["smoke"], tasks=("ER-SS", "ER-FE"), n_identities
             n_show=2, n_embed=6, curve=(), shot_seeds=(1,))
 
 
-def _study(root, P=TINY, **kw):
-    return tiny_study(CompGANStudy, P, root, **kw)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return finished_study(CompGANStudy, TINY, tmp_path_factory)
+_study, tiny = tiny_factory(CompGANStudy, TINY)
 
 
 def test_profiles_define_every_setting_and_enough_replicates():

@@ -784,10 +784,7 @@ def test_lsemsw_missing_list_file(tmp_path):
 def test_lsemsw_listed_image_missing_can_be_skipped(tmp_path):
     fx.make_lsemsw(tmp_path / "ls")
     (tmp_path / "ls" / "images" / "movie1" / "00001.jpg").unlink()
-    with pytest.raises(CorruptImageError, match="00001.jpg does not exist"):
-        LSEMSW(tmp_path / "ls", size=16)
-    with pytest.warns(BadImagesSkipped, match="skipped 1"):
-        ds = LSEMSW(tmp_path / "ls", size=16, skip_bad=True)
+    ds = fx.refused_then_skipped(LSEMSW, tmp_path / "ls", CorruptImageError, "00001.jpg does not exist", size=16)
     assert len(ds) == 20
 
 

@@ -22,7 +22,7 @@ from fer_core.data.f2ed_tasks import (  # noqa: E402
 )
 from fer_core.data.fer2013 import FER2013  # noqa: E402
 from fer_core.data.files import (  # noqa: E402
-    BadImagesSkipped, CorruptImageError, EmptyDatasetError, LabelFileError, MissingFolderError, UnknownClassError,
+    CorruptImageError, EmptyDatasetError, LabelFileError, MissingFolderError, UnknownClassError,
     WrongRootError,
 )
 from fer_core.data.inspect import format_report, inspect_dataset  # noqa: E402
@@ -119,20 +119,14 @@ def test_rafdb_unknown_code(tmp_path):
 def test_rafdb_listed_image_missing_is_skipped_only_on_request(tmp_path):
     root = fx.make_rafdb(tmp_path)
     (root / "Image" / "aligned" / "train_00002_aligned.jpg").unlink()
-    with pytest.raises(CorruptImageError, match="1 image.*missing.*skip_bad=True"):
-        RAFDB(root)
-    with pytest.warns(BadImagesSkipped, match="skipped 1"):
-        ds = RAFDB(root, skip_bad=True, **SMALL)
+    ds = fx.refused_then_skipped(RAFDB, root, CorruptImageError, "1 image.*missing.*skip_bad=True", **SMALL)
     assert len(ds) == 20 and ds.skipped[0][0] == "Image/aligned/train_00002_aligned.jpg"
 
 
 def test_rafdb_truncated_image(tmp_path):
     root = fx.make_rafdb(tmp_path)
     fx.truncate(root / "Image" / "aligned" / "test_0003_aligned.jpg")
-    with pytest.raises(CorruptImageError, match="test_0003_aligned.jpg"):
-        RAFDB(root, **SMALL)
-    with pytest.warns(BadImagesSkipped):
-        ds = RAFDB(root, skip_bad=True, **SMALL)
+    ds = fx.refused_then_skipped(RAFDB, root, CorruptImageError, "test_0003_aligned.jpg", **SMALL)
     assert len(ds) == 20 and len(ds.skipped) == 1
 
 
@@ -183,10 +177,8 @@ def _edit_line(path: Path, n: int, fn) -> None:
 def test_fer2013_short_pixel_row(tmp_path):
     csv = _fer_csv(tmp_path)
     _edit_line(csv, 5, lambda ln: ln.rsplit(" ", 100)[0] + ",Training")
-    with pytest.raises(CorruptImageError, match="line 5: pixels are not 2304"):
-        FER2013(csv.parent)
-    with pytest.warns(BadImagesSkipped, match="skipped 1 malformed"):
-        ds = FER2013(csv.parent, skip_bad=True, **SMALL)
+    ds = fx.refused_then_skipped(FER2013, csv.parent, CorruptImageError, "line 5: pixels are not 2304",
+                                 skipped="skipped 1 malformed", **SMALL)
     assert len(ds) == 27 and ds.skipped[0][0] == "fer2013.csv line 5"
 
 
@@ -273,10 +265,8 @@ def test_jaffe_full_size_split_is_120_23_70():
 def test_jaffe_misnamed_file(tmp_path):
     root = fx.make_jaffe(tmp_path, size=32)
     shutil.copy(root / "KA.AN1.1.tiff", root / "KA_anger_copy.tiff")
-    with pytest.raises(LabelFileError, match="KA_anger_copy.tiff.*skip_bad=True"):
-        JAFFE(root)
-    with pytest.warns(BadImagesSkipped, match="skipped 1 file"):
-        ds = JAFFE(root, skip_bad=True, **SMALL)
+    ds = fx.refused_then_skipped(JAFFE, root, LabelFileError, "KA_anger_copy.tiff.*skip_bad=True",
+                                 skipped="skipped 1 file", **SMALL)
     assert len(ds) == 84 and ds.skipped[0][0] == "KA_anger_copy.tiff"
 
 
@@ -291,10 +281,7 @@ def test_jaffe_corrupt_tiff(tmp_path):
     root = fx.make_jaffe(tmp_path, size=32)
     target = next(root.glob("KL.HA1.*.tiff"))  # a test image under the split rule
     fx.garbage(target)
-    with pytest.raises(CorruptImageError, match=target.name):
-        JAFFE(root, **SMALL)
-    with pytest.warns(BadImagesSkipped, match="skipped 1"):
-        ds = JAFFE(root, skip_bad=True, **SMALL)
+    ds = fx.refused_then_skipped(JAFFE, root, CorruptImageError, target.name, **SMALL)
     assert len(ds) == 83
     test = ds.meta[ds.meta["split"] == "test"]
     assert len(test) == 28 and not test.duplicated(["subject", "expression"]).any()  # the split re-drawn without it
@@ -351,10 +338,7 @@ def test_kdef_parse_name():
 def test_kdef_misnamed_release_file(tmp_path):
     root = fx.make_kdef(tmp_path)
     shutil.copy(root / "AF01" / "AF01ANS.JPG", root / "AF01" / "AF01V.JPG")  # as in the real release
-    with pytest.raises(LabelFileError, match="AF01V.JPG"):
-        KDEF(root)
-    with pytest.warns(BadImagesSkipped, match="skipped 1"):
-        ds = KDEF(root, skip_bad=True, **SMALL)
+    ds = fx.refused_then_skipped(KDEF, root, LabelFileError, "AF01V.JPG", **SMALL)
     assert len(ds) == 140 and ds.skipped[0][0] == "AF01/AF01V.JPG"
 
 

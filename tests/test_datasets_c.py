@@ -21,7 +21,7 @@ from fer_core.data.base import EXPRESSIONS_7  # noqa: E402
 from fer_core.data.classfolder import ClassFolders  # noqa: E402
 from fer_core.data.fer2013 import FER2013Folders  # noqa: E402
 from fer_core.data.files import (  # noqa: E402
-    BadImagesSkipped, CorruptImageError, EmptyDatasetError, LabelFileError, UnknownClassError, WrongRootError,
+    CorruptImageError, EmptyDatasetError, LabelFileError, UnknownClassError, WrongRootError,
 )
 from fer_core.data.inspect import CHAPTERS, format_report, inspect_dataset  # noqa: E402
 from fer_core.data.protocols import (  # noqa: E402
@@ -105,11 +105,8 @@ def test_rafdb_folders_listed_image_missing(tmp_path):
     root = fx.make_rafdb_folders(tmp_path)
     gone = root / "DATASET" / "train" / "4" / "train_00007_aligned.jpg"
     gone.unlink()
-    with pytest.raises(CorruptImageError, match=r"train/4/train_00007_aligned.jpg is listed in .*train_labels.csv "
-                                                r"line 8 but missing.*skip_bad=True"):
-        RAFDBFolders(root)
-    with pytest.warns(BadImagesSkipped, match="skipped 1"):
-        ds = RAFDBFolders(root, skip_bad=True, **SMALL)
+    ds = fx.refused_then_skipped(RAFDBFolders, root, CorruptImageError, r"train/4/train_00007_aligned.jpg is listed "
+                                 r"in .*train_labels.csv line 8 but missing.*skip_bad=True", **SMALL)
     assert len(ds) == 20 and ds.skipped[0][0] == "DATASET/train/4/train_00007_aligned.jpg"
 
 

@@ -11,7 +11,7 @@ import pytest
 from fer_core.methods.fapegan.experiments import GAN, FaPEStudy, fraction_split
 from fer_core.methods.fapegan.paper import CNN, FANET, FAPE_FANET, PRETRAINED, SCRATCH, gain, variant
 from fer_core.profiles import PROFILES
-from tests._studies import assert_clear_data_root_errors, chapter_profiles, finished_study, tiny_study
+from tests._studies import assert_clear_data_root_errors, chapter_profiles, tiny_factory
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -19,13 +19,7 @@ TINY = dict(PROFILES["fapegan"]["smoke"], n_identities=10, n_classes=5, n_splits
             target_steps=2, judge_steps=2, n_pairs=12, n_show=2)
 
 
-def _study(root, P=TINY, **kw):
-    return tiny_study(FaPEStudy, P, root, **kw)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return finished_study(FaPEStudy, TINY, tmp_path_factory)
+_study, tiny = tiny_factory(FaPEStudy, TINY)
 
 
 def test_profiles_define_every_setting_the_chapter_reads():

@@ -4,6 +4,7 @@ inputs, the heat map of Eq. 22, Fig. 4's map, each BaseNet's reduced head, and A
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -181,47 +182,44 @@ def _moved(before: dict[str, torch.Tensor], net: torch.nn.Module) -> bool:
     return any(not torch.equal(before[k], v) for k, v in net.named_parameters())
 
 
+@contextlib.contextmanager
+def _only_moves(m: GroupGAN, *moved: str):
+    """The block must change the weights of the nets ``moved``, and of no other net of ``m``."""
+    before = {n: _snapshot(m.nets[n]) for n in m.nets}
+    yield
+    for n in m.nets:
+        assert _moved(before[n], m.nets[n]) == (n in moved), f"{n} {'stayed' if n in moved else 'moved'}"
+
+
 def test_update_G_moves_only_G():
     torch.manual_seed(0)
     m = GroupGAN(_settings("2V2"))
     b = _batch()
-    snaps = {n: _snapshot(m.nets[n]) for n in m.nets}
-    F = m.F_exp(b["image"]).detach()
-    fake = m.nets["G"](b["image"], F)
-    m.update_G(b["peak"], fake, F, b["expression"], _ctx(m))
-    assert _moved(snaps["G"], m.nets["G"])
-    for n in ("C", "D", "D_prime"):
-        assert not _moved(snaps[n], m.nets[n]), f"G's update moved {n}"
+    with _only_moves(m, "G"):
+        F = m.F_exp(b["image"]).detach()
+        m.update_G(b["peak"], m.nets["G"](b["image"], F), F, b["expression"], _ctx(m))
 
 
 def test_update_E_reaches_E_through_G_but_moves_neither_G_nor_D():
     torch.manual_seed(0)
     m = GroupGAN(_settings("2V2"))
     b = _batch()
-    snaps = {n: _snapshot(m.nets[n]) for n in m.nets}
     # the adversarial terms of Eq. 13 reach E only through F_exp: check the gradient on E's weights
     C = m.nets["C"]
     F = C.E(b["image"])
-    fake = m.nets["G"](b["image"], F)
-    adv = adversarial_G(m.nets["D"](fake, F))
+    adv = adversarial_G(m.nets["D"](m.nets["G"](b["image"], F), F))
     grads = torch.autograd.grad(adv, C.E_parameters(), allow_unused=True)
     assert any(g is not None and g.abs().sum() > 0 for g in grads)
-    m.update_E(b["image"], b["peak"], b["expression"], _ctx(m))
-    assert _moved(snaps["C"], C)
-    for n in ("G", "D", "D_prime"):
-        assert not _moved(snaps[n], m.nets[n]), f"E's update moved {n}"
+    with _only_moves(m, "C"):
+        m.update_E(b["image"], b["peak"], b["expression"], _ctx(m))
 
 
 def test_update_D_moves_only_its_discriminator():
     torch.manual_seed(0)
     m = GroupGAN(_settings("1V2"))
     b = _batch()
-    snaps = {n: _snapshot(m.nets[n]) for n in m.nets}
-    fake = m.nets["G"](b["image"])
-    m.update_D("D_prime", b["peak"], fake, None, _ctx(m))
-    assert _moved(snaps["D_prime"], m.nets["D_prime"])
-    for n in ("G", "D", "C"):
-        assert not _moved(snaps[n], m.nets[n])
+    with _only_moves(m, "D_prime"):
+        m.update_D("D_prime", b["peak"], m.nets["G"](b["image"]), None, _ctx(m))
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)

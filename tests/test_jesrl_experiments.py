@@ -16,20 +16,14 @@ from fer_core.methods.jesrl.nets import PerceptualNet, VGG19Trunk
 from fer_core.methods.jesrl.paper import CLAIMS, PAPER_TABLE_V, PAPER_TABLE_VII, POSES
 from fer_core.profiles import PROFILES
 from fer_core.train import StepContext
-from tests._studies import assert_clear_data_root_errors, chapter_profiles, finished_study, tiny_study
+from tests._studies import assert_clear_data_root_errors, chapter_profiles, tiny_factory
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 TINY = dict(PROFILES["jesrl"]["smoke"], steps=2, judge_steps=2)
 
 
-def _study(root, P=TINY, **kw):
-    return tiny_study(JESRLStudy, P, root, **kw)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return finished_study(JESRLStudy, TINY, tmp_path_factory)
+_study, tiny = tiny_factory(JESRLStudy, TINY)
 
 
 def test_profiles_define_the_same_settings_and_the_papers_sizes():
