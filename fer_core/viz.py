@@ -41,6 +41,7 @@ __all__ = [
     "confusion_matrix_plot",
     "embed_2d",
     "embedding_scatter",
+    "embedding_grid",
     "heatmap_overlay",
     "loss_curves",
     "InterpolationSlider",
@@ -316,6 +317,34 @@ def embedding_scatter(features: Any, labels: Any, *, method: str = "tsne", class
         ax.set_title(title)
     fig = ax.figure
     fig.embedding = emb
+    return fig
+
+
+def embedding_grid(panels: Mapping[str, Mapping[str, Any]], *, methods: Sequence[str] = ("tsne",),
+                   class_names: Sequence[str] | None = None, style: str | None = None,
+                   style_names: Sequence[str] | Mapping[Any, str] | Callable[[Any], Any] | None = None,
+                   hue_title: str = "class", style_title: str = "group", seed: int = 0) -> Figure:
+    """:func:`embedding_scatter` of several feature sets side by side: one row per ``methods``
+    entry (``"tsne"``, ``"umap"``), one column per panel.
+
+    Args:
+        panels: title -> ``{"features": (N, D), "labels": (N,), ...}``.
+        style: the key of each panel's marker groups (e.g. ``"synthetic"``); a panel that lacks it,
+            or holds None there, is drawn without markers. Float groups (yaws) are rounded to ints.
+        style_names: as in :func:`embedding_scatter`, or a callable from a panel's groups to them.
+    """
+    fig, axes = plt.subplots(len(methods), len(panels), figsize=(6 * len(panels), 4.6 * len(methods)), squeeze=False)
+    for r, method in enumerate(methods):
+        for c, (name, panel) in enumerate(panels.items()):
+            groups = None if style is None else panel.get(style)
+            if isinstance(groups, torch.Tensor) and groups.is_floating_point():
+                groups = groups.round().long()
+            names = None if groups is None else (style_names(groups) if callable(style_names) else style_names)
+            embedding_scatter(panel["features"], panel["labels"], method=method, class_names=class_names,
+                              style=groups, style_names=names, hue_title=hue_title, style_title=style_title,
+                              ax=axes[r, c], title=f"{name} ({method.upper()})", seed=seed)
+    fig.tight_layout()
+    plt.close(fig)
     return fig
 
 

@@ -454,18 +454,10 @@ fig
 # apart, with it they overlap.
 
 # %%
-methods = ["tsne", "umap"] if P.umap else ["tsne"]
-fig, axes = plt.subplots(len(methods), 2, figsize=(12, 4.6 * len(methods)), squeeze=False)
-for i, method in enumerate(methods):
-    for j, v in enumerate(("FESR_JL-IL", "FESR_JL")):
-        e = exp.embedding(v)
-        viz.embedding_scatter(e["features"], e["labels"], method=method, class_names=data.classes,
-                              style=e["synthetic"], style_names=["real", "synthetic"],
-                              hue_title="expression", style_title="data",
-                              ax=axes[i, j], title=f"{v} ({method.upper()})", seed=seed)
-fig.tight_layout()
-plt.close(fig)
-fig
+viz.embedding_grid({v: exp.embedding(v) for v in ("FESR_JL-IL", "FESR_JL")},
+                   methods=["tsne", "umap"] if P.umap else ["tsne"], class_names=data.classes,
+                   style="synthetic", style_names=["real", "synthetic"], hue_title="expression",
+                   style_title="data", seed=seed)
 
 # %% [markdown]
 # Pictures can mislead, so the gap is also measured: the mean distance of a synthetic

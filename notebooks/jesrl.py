@@ -444,20 +444,10 @@ fig
 # (VGG-19 features only). Colour: expression; marker: pose.
 
 # %%
-methods = ["tsne", "umap"] if P.umap else ["tsne"]
-fig, axes = plt.subplots(len(methods), 2, figsize=(12, 4.6 * len(methods)), squeeze=False)
-for r, method in enumerate(methods):
-    for c, v in enumerate(("Ours", "No_ExpR")):
-        e = exp.embedding(v)
-        style = None if e["pose"] is None else e["pose"].long()
-        names = None if e["pose"] is None else {int(p): f"{int(p)}°" for p in e["pose"].unique()}
-        viz.embedding_scatter(e["features"], e["labels"], method=method, class_names=data.classes,
-                              style=style, style_names=names, hue_title="expression",
-                              style_title="yaw", ax=axes[r, c], title=f"{v} ({method.upper()})",
-                              seed=seed)
-fig.tight_layout()
-plt.close(fig)
-fig
+viz.embedding_grid({v: exp.embedding(v) for v in ("Ours", "No_ExpR")},
+                   methods=["tsne", "umap"] if P.umap else ["tsne"], class_names=data.classes,
+                   style="pose", style_names=lambda yaw: {int(p): f"{int(p)}°" for p in yaw.unique()},
+                   hue_title="expression", style_title="yaw", seed=seed)
 
 # %% [markdown]
 # ## Paper reports / this run

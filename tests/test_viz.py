@@ -118,6 +118,23 @@ def test_embedding_scatter_reuses_embedding_in_given_axes():
         viz.embed_2d(feats, method="pca")
 
 
+def test_embedding_grid_draws_a_panel_per_feature_set_and_method():
+    feats, labels = _clusters()
+    yaw = (torch.arange(60) % 3).float() * 15 - 15  # -15, 0, 15 degrees
+    panels = {"Ours": {"features": feats, "labels": labels, "pose": yaw},
+              "No_ExpR": {"features": feats, "labels": labels, "pose": None}}
+    fig = viz.embedding_grid(panels, class_names=["anger", "happy", "sad"], style="pose", seed=1,
+                             style_names=lambda g: {int(p): f"{int(p)} deg" for p in g.unique()},
+                             hue_title="expression", style_title="yaw")
+    assert [ax.get_title() for ax in fig.axes] == ["Ours (TSNE)", "No_ExpR (TSNE)"]
+    with_pose = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    without = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert {"-15 deg", "0 deg", "15 deg", "yaw"} <= set(with_pose) and "yaw" not in without
+    np.testing.assert_array_equal(  # the same features and seed draw the same points in both panels
+        fig.axes[0].collections[0].get_offsets(), fig.axes[1].collections[0].get_offsets())
+    _render(fig)
+
+
 @pytest.mark.slow  # numba compiles UMAP on its first call in a process (~10 s on 2 cores)
 def test_embedding_scatter_umap_is_deterministic():
     feats, labels = _clusters()
