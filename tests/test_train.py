@@ -153,3 +153,27 @@ def test_compacted_checkpoint_reloads_its_weights_but_refuses_to_train_on(tmp_pa
         assert torch.equal(v, _weights(again)[k]), k
     with pytest.raises(ValueError, match=r"checkpoint\.pt holds only the final weights.*Delete .*run"):
         fit(ToyGAN(), BlobDataset(), steps=9, batch_size=4, run_dir=tmp_path / "run", progress=False, device="cpu")
+
+
+def test_the_plain_cnn_is_seeded_by_its_experiment_trained_by_the_study_and_left_in_eval_mode():
+    from types import SimpleNamespace
+
+    from fer_core.experiments import Experiment
+    from fer_core.methods.classifier import train_plain_cnn
+
+    calls = []
+
+    def fit(method, exp, train, *, steps, batch_size):  # what Study.fit receives
+        assert method.nets.training
+        calls.append((exp.id, steps, batch_size))
+
+    study = SimpleNamespace(P={"channels": 1, "cnn_width": 4}, data=SimpleNamespace(classes=("a", "b", "c")), fit=fit)
+    a = train_plain_cnn(study, Experiment("CNN", 0, 3), None, steps=7, batch_size=5, lr=1e-3, decay=True)
+    torch.manual_seed(99)  # the global state must not matter: the experiment's seed decides
+    b = train_plain_cnn(study, Experiment("CNN", 1, 3), None, steps=7, batch_size=5, lr=1e-3)
+    c = train_plain_cnn(study, Experiment("CNN", 0, 4), None, steps=7, batch_size=5, lr=1e-3)
+    assert calls == [(("CNN", 0, 3), 7, 5), (("CNN", 1, 3), 7, 5), (("CNN", 0, 4), 7, 5)]
+    assert not a.nets.training and a.net.num_classes == 3 and a.net.feature_dim == 16  # 4 x cnn_width
+    wa, wb, wc = (torch.cat([p.flatten() for p in m.net.parameters()]) for m in (a, b, c))
+    assert torch.equal(wa, wb) and not torch.equal(wa, wc)
+    assert "net" in a.schedulers and b.schedulers == {}

@@ -12,7 +12,7 @@ from torch.utils.data import Dataset
 from fer_core import runtime
 from fer_core.train import Method, StepContext, cosine_decay, fit, make_adam
 
-__all__ = ["Classifier", "train_classifier"]
+__all__ = ["Classifier", "train_classifier", "train_plain_cnn"]
 
 
 class Classifier(Method):
@@ -43,6 +43,22 @@ class Classifier(Method):
             self.schedulers["net"].step()
         acc = (logits.argmax(1) == batch[self.target]).float().mean()
         return {"loss": loss, "acc": acc}
+
+
+def train_plain_cnn(study, exp, train: Dataset, *, steps: int, batch_size: int, lr: float,
+                    decay: bool = False) -> Classifier:
+    """The book's plain CNN (:class:`~fer_core.nets.small.SmallCNN` of ``P["cnn_width"]``) for
+    ``exp`` of ``study``: seeded by ``exp.seed``, trained by ``study.fit`` on ``train`` for ``steps``
+    updates (the learning rate cosine-decayed over them when ``decay``); returned in eval mode."""
+    from fer_core.nets.small import SmallCNN
+
+    torch.manual_seed(exp.seed)
+    runtime.seed_everything(exp.seed)
+    net = SmallCNN(int(study.P["channels"]), len(study.data.classes), width=int(study.P["cnn_width"]))
+    method = Classifier(net, lr=lr, decay_steps=steps if decay else None)
+    study.fit(method, exp, train, steps=steps, batch_size=batch_size)
+    method.nets.eval()
+    return method
 
 
 def train_classifier(train_ds: Dataset, *, net: nn.Module, steps: int, batch_size: int = 64, lr: float = 1e-3,

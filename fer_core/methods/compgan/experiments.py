@@ -37,7 +37,7 @@ from fer_core.data.memory import TensorFaces
 from fer_core.experiments import ChapterData, Experiment, Plan, Study, tables
 from fer_core.experiments.data import f2ed_like_world
 from fer_core.judge import JudgeMixin
-from fer_core.methods.classifier import Classifier
+from fer_core.methods.classifier import train_plain_cnn
 from fer_core.methods.compgan.algorithm import REFERENCES, TAGS, algorithm1
 from fer_core.methods.compgan.augment import CHANGES, augment, edit, pick_references, to_poses
 from fer_core.methods.compgan.competitors import AttGANEditor, Pix2PixEditor
@@ -46,7 +46,6 @@ from fer_core.methods.compgan.nets import CompGANConfig, F_cls, FclsConfig
 from fer_core.methods.compgan.paper import (ATT, BOTH, CNN, COMBINE, EXP, FEW_SHOT, FRONT, L, NOLOOP, OURS, P2P,
                                             PAPER_TABLE_4, PAPER_TABLE_5, PAPER_TABLE_6, PAPER_TABLE_7, PAPER_CURVE,
                                             POSE, claims, curve_variant, gain, shot_variant)
-from fer_core.nets.small import SmallCNN
 from fer_core.train import Method
 
 __all__ = ["CompGANStudy", "FCLS", "GAN", "NOLOOP_GAN", "PIX2PIX", "ATTGAN", "RECOGNISERS", "ablation_name"]
@@ -298,15 +297,11 @@ class CompGANStudy(JudgeMixin, Study):
             method.nets.eval()
             return method
         steps, bs = int(P["rec_steps"]), int(P["rec_batch_size"])
+        if exp.variant == CNN:  # as many updates as F_cls and its fine-tuning together
+            return train_plain_cnn(self, exp, train, steps=steps + int(P["cls_steps"]), batch_size=bs,
+                                   lr=float(P["cnn_lr"]), decay=True)
         torch.manual_seed(exp.seed)
         runtime.seed_everything(exp.seed)
-        if exp.variant == CNN:  # as many updates as F_cls and its fine-tuning together
-            total = steps + int(P["cls_steps"])
-            method = Classifier(SmallCNN(int(P["channels"]), self.K, width=int(P["cnn_width"])), lr=float(P["cnn_lr"]),
-                                decay_steps=total)
-            self.fit(method, exp, train, steps=total, batch_size=bs)
-            method.nets.eval()
-            return method
         data: Any = train
         fake = self.generated(exp)
         if fake is not None:

@@ -17,7 +17,6 @@ enters as one-hot maps (StarGAN-style), beside the reference face.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -25,19 +24,17 @@ from torch import nn
 
 from fer_core.nets.lightcnn import LightCNNSpec, to_lightcnn_input
 from fer_core.nets.registry import images, register_net
+from fer_core.nets.unet import EncoderDecoderSpec, down, up
 
 __all__ = ["CompGANConfig", "FclsConfig", "Editor", "G_Exp", "G_Pose", "G_PA", "G_Att", "D", "F_cls", "label_maps"]
 
 
 @dataclass(frozen=True)
-class CompGANConfig:
-    """The editors and D (Sec. 4.2; sizes ours, see the module docstring).
+class CompGANConfig(EncoderDecoderSpec):
+    """The editors and D (Sec. 4.2; sizes ours, see the module docstring): the sizes of
+    :class:`~fer_core.nets.unet.EncoderDecoderSpec` (128 px by default), and
 
     Attributes:
-        image_size: face side ``S`` (a power of two, >= 16).
-        channels: 3 (RGB) or 1 (grey).
-        width: channels of the first encoder level, doubled per level (capped at ``8 * width``).
-        bottleneck: side of the deepest map.
         n_expressions, n_poses: the label sets (54 expressions and 4 views on F2ED).
         label_maps: feed the target attribute as one-hot maps beside the reference face.
         residual: the editor adds its output to the source (in tanh's pre-image), so that an untrained
@@ -45,33 +42,16 @@ class CompGANConfig:
     """
 
     image_size: int = 128
-    channels: int = 3
-    width: int = 64
-    bottleneck: int = 4
     n_expressions: int = 54
     n_poses: int = 4
     label_maps: bool = False
     residual: bool = False
 
     def __post_init__(self) -> None:
-        s = self.image_size
-        if s < 16 or s & (s - 1):
-            raise ValueError(f"CompGANConfig.image_size must be a power of two >= 16, got {s}")
-        if self.channels not in (1, 3):
-            raise ValueError(f"CompGANConfig.channels must be 1 or 3, got {self.channels}")
-        if self.width < 1 or self.bottleneck < 1 or s % self.bottleneck or s // self.bottleneck < 4:
-            raise ValueError(f"CompGANConfig needs width >= 1 and a bottleneck side dividing image_size at least 4 "
-                             f"times, got width={self.width}, bottleneck={self.bottleneck}, image_size={s}")
+        super().__post_init__()
         if self.n_expressions < 2 or self.n_poses < 1:
             raise ValueError(f"CompGANConfig needs n_expressions >= 2 and n_poses >= 1, got {self.n_expressions}, "
                              f"{self.n_poses}")
-
-    @property
-    def levels(self) -> int:
-        return int(math.log2(self.image_size // self.bottleneck))
-
-    def widths(self) -> list[int]:
-        return [min(self.width * 2 ** i, 8 * self.width) for i in range(self.levels)]
 
 
 def label_maps(labels: torch.Tensor, n: int, size: int) -> torch.Tensor:
@@ -84,17 +64,16 @@ def label_maps(labels: torch.Tensor, n: int, size: int) -> torch.Tensor:
     return onehot[:, :, None, None].expand(-1, -1, size, size)
 
 
+def _in(c: int) -> nn.Module:
+    return nn.InstanceNorm2d(c, affine=True)
+
+
 def _down(c_in: int, c_out: int, *, norm: bool = True) -> nn.Sequential:
-    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not norm)]
-    if norm:
-        layers.append(nn.InstanceNorm2d(c_out, affine=True))
-    layers.append(nn.LeakyReLU(0.2, inplace=True))
-    return nn.Sequential(*layers)
+    return down(c_in, c_out, norm=_in if norm else None)
 
 
 def _up(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.InstanceNorm2d(c_out, affine=True),
-                         nn.ReLU(inplace=True))
+    return up(c_in, c_out, norm=_in)
 
 
 class Editor(nn.Module):
@@ -146,8 +125,8 @@ class Editor(nn.Module):
             h = block(h)
             feats.append(h)
         skips = feats[:-1][::-1]
-        for i, up in enumerate(self.up):
-            h = torch.cat([up(h), skips[i]], 1)
+        for i, level in enumerate(self.up):
+            h = torch.cat([level(h), skips[i]], 1)
         if self.config.residual:
             return torch.tanh(torch.atanh(source.clamp(-0.995, 0.995)) + self.out(h))
         return self.out(h)

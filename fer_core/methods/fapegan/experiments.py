@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fer_core import evaluate, metrics, runtime
+from fer_core import evaluate, metrics
 from fer_core.claims import Ledger
 from fer_core.data.f2ed_tasks import f2ed_task
 from fer_core.data.memory import MemoryCachedDataset
@@ -37,13 +37,12 @@ from fer_core.data.protocols import Split
 from fer_core.experiments import ChapterData, Experiment, Plan, Study, prepare_data, tables
 from fer_core.experiments.data import f2ed_like_world
 from fer_core.judge import JudgeMixin
-from fer_core.methods.classifier import Classifier
+from fer_core.methods.classifier import train_plain_cnn
 from fer_core.methods.fapegan.method import FaNetTraining, FaPEGAN, PairedViews, TensorFaces, augment, transfer
 from fer_core.methods.fapegan.nets import FaNet, FaNetConfig, FaPEConfig, fine_tune_from
 from fer_core.methods.fapegan.paper import (CNN, FANET, FAPE_FANET, PAPER_TABLE_4, PAPER_TABLE_5, PRETRAINED,
                                             SCRATCH, claims, gain, variant)
 from fer_core.methods.fapegan.posemap import pose_map
-from fer_core.nets.small import SmallCNN
 from fer_core.train import Method
 
 __all__ = ["FaPEStudy", "GAN", "TARGET", "task_splits", "fraction_split"]
@@ -258,13 +257,7 @@ class FaPEStudy(JudgeMixin, Study):
             return method
         steps, bs = int(P["fanet_steps"]), int(P["fanet_batch_size"])
         if exp.variant == CNN:
-            torch.manual_seed(exp.seed)
-            runtime.seed_everything(exp.seed)
-            method = Classifier(SmallCNN(int(P["channels"]), self.K, width=int(P["cnn_width"])), lr=float(P["cnn_lr"]),
-                                decay_steps=steps)
-            self.fit(method, exp, train, steps=steps, batch_size=bs)
-            method.nets.eval()
-            return method
+            return train_plain_cnn(self, exp, train, steps=steps, batch_size=bs, lr=float(P["cnn_lr"]), decay=True)
         data: Any = train
         if exp.variant == FAPE_FANET:
             G = self.train(self.make(GAN, exp.fold)).nets["G"]

@@ -15,7 +15,6 @@ linear expression head on its 256-d feature; profiles narrow its widths for CPU 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -23,55 +22,20 @@ from torch import nn
 
 from fer_core.nets.lightcnn import LightCNNSpec
 from fer_core.nets.registry import images, register_net
+from fer_core.nets.unet import EncoderDecoderSpec, down, up
 
 __all__ = ["FaPEConfig", "FaNetConfig", "G_Enc", "G_Dec", "G_FaPE", "D", "FaNet", "fine_tune_from"]
 
 
 @dataclass(frozen=True)
-class FaPEConfig:
-    """G_FaPE and D (Sec. 4.2; sizes are ours, see the module docstring).
-
-    Attributes:
-        image_size: side ``S`` of faces and pose maps (a power of two, >= 16).
-        channels: face channels (3 RGB or 1 grey); the pose map adds one input channel.
-        width: channels of the first encoder level; each level doubles them (capped at ``8 * width``).
-        bottleneck: side of the encoder's last map (4: 32 px -> 3 levels, 256 px -> 6).
-    """
-
-    image_size: int = 64
-    channels: int = 3
-    width: int = 64
-    bottleneck: int = 4
-
-    def __post_init__(self) -> None:
-        s = self.image_size
-        if s < 16 or s & (s - 1):
-            raise ValueError(f"FaPEConfig.image_size must be a power of two >= 16, got {s}")
-        if self.channels not in (1, 3):
-            raise ValueError(f"FaPEConfig.channels must be 1 or 3, got {self.channels}")
-        if self.width < 1 or self.bottleneck < 1 or s % self.bottleneck or s // self.bottleneck < 4:
-            raise ValueError(f"FaPEConfig needs width >= 1 and a bottleneck side dividing image_size at least 4 "
-                             f"times (two levels), got width={self.width}, bottleneck={self.bottleneck}, "
-                             f"image_size={s}")
-
-    @property
-    def levels(self) -> int:
-        return int(math.log2(self.image_size // self.bottleneck))
-
-    def widths(self) -> list[int]:
-        return [min(self.width * 2 ** i, 8 * self.width) for i in range(self.levels)]
+class FaPEConfig(EncoderDecoderSpec):
+    """G_FaPE and D (Sec. 4.2; sizes are ours, see the module docstring): the sizes of
+    :class:`~fer_core.nets.unet.EncoderDecoderSpec`, faces and pose maps alike (the pose map adds
+    one input channel to the face's)."""
 
 
 def _down(c_in: int, c_out: int, *, norm: bool = True) -> nn.Sequential:
-    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not norm)]
-    if norm:
-        layers.append(nn.BatchNorm2d(c_out))
-    layers.append(nn.LeakyReLU(0.2, inplace=True))
-    return nn.Sequential(*layers)
-
-
-def _up(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+    return down(c_in, c_out, norm=nn.BatchNorm2d if norm else None)
 
 
 class G_Enc(nn.Module):
@@ -100,18 +64,17 @@ class G_Dec(nn.Module):
     def __init__(self, config: FaPEConfig):
         super().__init__()
         w = config.widths()
-        ups = [_up(w[-1], w[-2])]
+        ups = [up(w[-1], w[-2])]
         for i in range(len(w) - 2, 0, -1):
-            ups.append(_up(2 * w[i], w[i - 1]))
+            ups.append(up(2 * w[i], w[i - 1]))
         self.ups = nn.ModuleList(ups)
         self.out = nn.Sequential(nn.ConvTranspose2d(2 * w[0], config.channels, 4, 2, 1), nn.Tanh())
 
     def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
         h = feats[-1]
         skips = feats[:-1][::-1]
-        for i, up in enumerate(self.ups):
-            h = up(h)
-            h = torch.cat([h, skips[i]], dim=1)
+        for i, level in enumerate(self.ups):
+            h = torch.cat([level(h), skips[i]], dim=1)
         return self.out(h)
 
 

@@ -31,7 +31,7 @@ from fer_core import evaluate, metrics, runtime
 from fer_core.claims import Ledger
 from fer_core.experiments import ChapterData, Experiment, Plan, Study, tables
 from fer_core.judge import JudgeMixin
-from fer_core.methods.classifier import Classifier
+from fer_core.methods.classifier import train_plain_cnn
 from fer_core.methods.groupgan import evaluation as ev
 from fer_core.methods.groupgan import sketch as sk
 from fer_core.methods.groupgan.method import (FRAMEWORKS, AutoencoderPretraining, Frames, GroupGAN,
@@ -39,7 +39,6 @@ from fer_core.methods.groupgan.method import (FRAMEWORKS, AutoencoderPretraining
                                               predict)
 from fer_core.methods.groupgan.nets import GroupGANConfig
 from fer_core.methods.groupgan.paper import PAPER_TABLE_1, PSEUDO, claims
-from fer_core.nets.small import SmallCNN
 from fer_core.train import Method
 
 __all__ = ["GroupGANStudy", "SIX_BASIC", "variant_name", "parse_variant"]
@@ -191,9 +190,8 @@ class GroupGANStudy(JudgeMixin, Study):
         torch.manual_seed(exp.seed)
         runtime.seed_everything(exp.seed)
         if head == "plainCNN":
-            method: Method = Classifier(SmallCNN(int(P["channels"]), self.K, width=int(P["cnn_width"])),
-                                        lr=float(P["lr_pre"]))
-            self.fit(method, exp, sets["faces"], steps=steps, batch_size=int(P["pre_batch_size"]))
+            method: Method = train_plain_cnn(self, exp, sets["faces"], steps=steps, batch_size=int(P["pre_batch_size"]),
+                                             lr=float(P["lr_pre"]))
         elif head == "G_pre":
             method = AutoencoderPretraining(self.gan_config(), lr=float(P["lr_pre"]))
             self.fit(method, exp, sets["faces"], steps=steps, batch_size=int(P["pre_batch_size"]))

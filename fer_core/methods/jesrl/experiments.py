@@ -31,18 +31,17 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from fer_core import evaluate, metrics, runtime
+from fer_core import evaluate, metrics
 from fer_core.claims import Ledger
 from fer_core.data.memory import MemoryCachedDataset
 from fer_core.data.protocols import jesrl_frames
 from fer_core.experiments import ChapterData, Experiment, Plan, Study, prepare_data, tables
 from fer_core.judge import JudgeMixin
-from fer_core.methods.classifier import Classifier
+from fer_core.methods.classifier import train_plain_cnn
 from fer_core.methods.jesrl import evaluation as ev
 from fer_core.methods.jesrl.method import JESRL, JESRLConfig, interpolation_frames, jesrl_variant, transfer
 from fer_core.methods.jesrl.nets import ClassifierConfig, PerceptualNet, SwitchGANConfig, VGG19Trunk
 from fer_core.methods.jesrl.paper import CLAIMS, PSEUDO_VARIANTS
-from fer_core.nets.small import SmallCNN
 from fer_core.train import Method
 
 __all__ = ["JESRLStudy", "GAN_VARIANTS", "RECOGNISERS", "TABLE_VII"]
@@ -212,11 +211,8 @@ class JESRLStudy(JudgeMixin, Study):
             return self.train_judge(exp)
         batch = int(P["batch_size"])
         if exp.variant == "CNN":
-            torch.manual_seed(exp.seed)
-            runtime.seed_everything(exp.seed)
-            method = Classifier(SmallCNN(int(P["channels"]), self.K, width=int(P["cnn_width"])), lr=float(P["lr_C"]))
-            self.fit(method, exp, parts["train"], steps=self.steps_of("CNN"), batch_size=batch)
-            return method
+            return train_plain_cnn(self, exp, parts["train"], steps=self.steps_of("CNN"), batch_size=batch,
+                                   lr=float(P["lr_C"]))
         method = self.build(exp.variant, exp.fold, exp.seed)
         data = parts["train"]
         if exp.variant == "TwoStage":
