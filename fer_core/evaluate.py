@@ -19,6 +19,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from fer_core import metrics, runtime
+from fer_core.nets.modes import as_judge
 
 __all__ = ["eval_mode", "module_device", "batches", "apply", "predict", "classify", "features", "verification",
            "frechet", "nearest_distance", "linear_probe"]
@@ -26,17 +27,10 @@ __all__ = ["eval_mode", "module_device", "batches", "apply", "predict", "classif
 
 @contextlib.contextmanager
 def eval_mode(*modules: nn.Module | None) -> Iterator[None]:
-    """Eval mode and no gradients inside the block; each module's train/eval state restored after."""
-    mods = [m for m in modules if m is not None]
-    states = [m.training for m in mods]
-    for m in mods:
-        m.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        for m, was in zip(mods, states):
-            m.train(was)
+    """Eval mode and no gradients inside the block; each module's train/eval state restored after
+    (:func:`~fer_core.nets.modes.as_judge` without gradients)."""
+    with as_judge(*modules), torch.no_grad():
+        yield
 
 
 def module_device(module: nn.Module) -> torch.device:

@@ -53,7 +53,7 @@ from fer_core.io import atomic_write_bytes, atomic_write_json, load_checkpoint, 
 from fer_core.progress import tqdm
 
 __all__ = ["Method", "StepContext", "fit", "FitResult", "DivergenceError", "EpochBatchSampler", "prepare_nets",
-           "make_adam", "cosine_decay", "amp_supported", "channels_last_pays", "cpu_has_native_bf16", "CPU_BF16_ENV", "finished_step",
+           "make_adam", "cosine_decay", "sgd_with_steps", "amp_supported", "channels_last_pays", "cpu_has_native_bf16", "CPU_BF16_ENV", "finished_step",
            "snapshot_path", "CHECKPOINT_NAME", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -289,6 +289,14 @@ def cosine_decay(optimizer: torch.optim.Optimizer, updates: int) -> torch.optim.
         raise ValueError(f"updates must be >= 1, got {updates}")
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda u: 0.5 * (1 + math.cos(math.pi * min(u, updates) / updates)))
+
+
+def sgd_with_steps(params: Iterable[torch.nn.Parameter], *, lr: float, momentum: float, weight_decay: float,
+                   step: int, gamma: float) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.StepLR]:
+    """SGD with momentum whose rate is multiplied by ``gamma`` every ``step`` updates (LightCNN's
+    schedule, used by Fa-Net and Comp-GAN's F_cls)."""
+    sgd = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    return sgd, torch.optim.lr_scheduler.StepLR(sgd, step, gamma)
 
 
 def _to_device(batch: Any, device: torch.device, channels_last: bool) -> Any:

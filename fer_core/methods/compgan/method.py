@@ -35,7 +35,7 @@ from fer_core.methods.compgan.algorithm import REFERENCES, TAGS, algorithm1
 from fer_core.methods.compgan.losses import (GAMMA, LAMBDA, MU, TERMS, L_adv_D, L_adv_G, L_con, L_exp, L_G, L_id,
                                              L_loop, L_pose, L_recon)
 from fer_core.methods.compgan.nets import D, F_cls, G_Exp, G_Pose, CompGANConfig
-from fer_core.train import Method, StepContext, make_adam
+from fer_core.train import Method, StepContext, make_adam, sgd_with_steps
 
 __all__ = ["codes_of", "Quadruples", "FclsTraining", "CompGAN", "update_separately"]
 
@@ -160,9 +160,9 @@ class FclsTraining(Method):
         if min(self.weights.values()) < 0:
             raise ValueError(f"head weights must be >= 0, got {self.weights}")
         self.nets = nn.ModuleDict({"F_cls": net})
-        self.optimizers = {"F_cls": torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum,
-                                                    weight_decay=weight_decay)}
-        self.schedulers = {"F_cls": torch.optim.lr_scheduler.StepLR(self.optimizers["F_cls"], lr_step, gamma)}
+        sgd, schedule = sgd_with_steps(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay,
+                                       step=lr_step, gamma=gamma)
+        self.optimizers, self.schedulers = {"F_cls": sgd}, {"F_cls": schedule}
 
     @property
     def net(self) -> F_cls:

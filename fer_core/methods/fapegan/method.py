@@ -33,7 +33,7 @@ from fer_core.evaluate import eval_mode
 from fer_core.methods.fapegan.losses import LAMBDA, L_D, L_G_FaPE, L_L1
 from fer_core.methods.fapegan.nets import D, FaNet, FaPEConfig, G_FaPE
 from fer_core.methods.fapegan.posemap import pose_map
-from fer_core.train import Method, StepContext, make_adam
+from fer_core.train import Method, StepContext, make_adam, sgd_with_steps
 
 __all__ = ["TensorFaces", "PairedViews", "FaPEGAN", "FaNetTraining", "augment", "transfer", "view_pairs"]
 
@@ -160,9 +160,9 @@ class FaNetTraining(Method):
             raise ValueError(f"Fa-Net needs lr > 0, lr_step >= 1 and gamma in (0, 1]; got lr={lr}, "
                              f"lr_step={lr_step}, gamma={gamma}")
         self.nets = nn.ModuleDict({"FaNet": net})
-        self.optimizers = {"FaNet": torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum,
-                                                    weight_decay=weight_decay)}
-        self.schedulers = {"FaNet": torch.optim.lr_scheduler.StepLR(self.optimizers["FaNet"], lr_step, gamma)}
+        sgd, schedule = sgd_with_steps(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay,
+                                       step=lr_step, gamma=gamma)
+        self.optimizers, self.schedulers = {"FaNet": sgd}, {"FaNet": schedule}
 
     @property
     def net(self) -> FaNet:
