@@ -39,6 +39,7 @@ __all__ = [
     "image_grid",
     "landmark_overlay",
     "confusion_matrix_plot",
+    "confusion_matrices",
     "embed_2d",
     "embedding_scatter",
     "embedding_grid",
@@ -206,6 +207,18 @@ def confusion_matrix_plot(cm: Any, class_names: Sequence[str], *, normalize: boo
     if title:
         ax.set_title(title)
     return ax.figure
+
+
+def confusion_matrices(cms: Mapping[str, Any], class_names: Sequence[str], *, normalize: bool = True,
+                       width: float = 6.0, height: float = 5.0) -> Figure:
+    """:func:`confusion_matrix_plot` of each ``title -> (K, K) counts`` entry, side by side, to compare
+    two variants' per-class recall at a glance."""
+    fig, axes = plt.subplots(1, len(cms), figsize=(width * len(cms), height), squeeze=False)
+    for ax, (title, cm) in zip(axes[0], cms.items()):
+        confusion_matrix_plot(cm, class_names, normalize=normalize, ax=ax, title=title)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
 
 
 # --------------------------------------------------------------------- embeddings

@@ -310,12 +310,8 @@ print("target:", exp.target.name)
 exp.table4()
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-for ax, name in zip(axes, (SCRATCH, PRETRAINED)):
-    viz.confusion_matrix_plot(exp.confusion(name), exp.target.classes, ax=ax, title=name)
-fig.tight_layout()
-plt.close(fig)
-fig
+viz.confusion_matrices({name: exp.confusion(name) for name in (SCRATCH, PRETRAINED)},
+                       exp.target.classes, width=5.5, height=4.5)
 
 # %% [markdown]
 # The reader's question: does pre-training on the **synthetic** world help a **real**

@@ -475,12 +475,7 @@ gaps.pivot_table(index="variant", columns=["fold", "seed"], values="normalized")
 # Summed over folds and seeds, rows normalised (per-class recall):
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(12, 5))
-for ax, v in zip(axes, ("BASELINE", "FESR_JL")):
-    viz.confusion_matrix_plot(exp.confusion(v), data.classes, ax=ax, title=v)
-fig.tight_layout()
-plt.close(fig)
-fig
+viz.confusion_matrices({v: exp.confusion(v) for v in ("BASELINE", "FESR_JL")}, data.classes)
 
 # %% [markdown]
 # ## Paper reports / this run

@@ -412,12 +412,7 @@ exp.per_pose_table()
 report.pose_comparison(exp)
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(12, 5))
-for ax, v in zip(axes, ("No_SynFI", "Ours")):
-    viz.confusion_matrix_plot(exp.confusion(v), data.classes, ax=ax, title=v)
-fig.tight_layout()
-plt.close(fig)
-fig
+viz.confusion_matrices({v: exp.confusion(v) for v in ("No_SynFI", "Ours")}, data.classes)
 
 # %% [markdown]
 # ## The amount of synthetic faces (Fig. 12)
@@ -446,8 +441,8 @@ fig
 # %%
 viz.embedding_grid({v: exp.embedding(v) for v in ("Ours", "No_ExpR")},
                    methods=["tsne", "umap"] if P.umap else ["tsne"], class_names=data.classes,
-                   style="pose", style_names=lambda yaw: {int(p): f"{int(p)}°" for p in yaw.unique()},
-                   hue_title="expression", style_title="yaw", seed=seed)
+                   style="pose", hue_title="expression", style_title="yaw", seed=seed,
+                   style_names=lambda yaw: {int(p): f"{int(p)}°" for p in yaw.unique()})
 
 # %% [markdown]
 # ## Paper reports / this run

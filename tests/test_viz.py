@@ -118,6 +118,16 @@ def test_embedding_scatter_reuses_embedding_in_given_axes():
         viz.embed_2d(feats, method="pca")
 
 
+def test_confusion_matrices_side_by_side_share_the_classes():
+    cms = {"A": np.array([[3, 1], [0, 4]]), "B": np.array([[2, 2], [1, 3]])}
+    fig = viz.confusion_matrices(cms, ["happy", "sad"])
+    heat = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in heat] == ["A", "B"]
+    assert [t.get_text() for t in heat[1].get_xticklabels()] == ["happy", "sad"]
+    assert heat[0].texts[0].get_text() == "0.75"  # row-normalised: 3 of 4 happy faces read as happy
+    _render(fig)
+
+
 def test_embedding_grid_draws_a_panel_per_feature_set_and_method():
     feats, labels = _clusters()
     yaw = (torch.arange(60) % 3).float() * 15 - 15  # -15, 0, 15 degrees
