@@ -359,11 +359,11 @@ exp.paper_comparison()
 # such episodes leaves them inconclusive by the book's rule, however large the effect.
 
 # %%
-ledger, per_rep = exp.ledger()
+ledger, per_episode = exp.ledger()
 ledger
 
 # %%
-tables.replicate_values(per_rep)
+tables.replicate_values(per_episode)
 
 # %% [markdown]
 # ## Deviations from the paper

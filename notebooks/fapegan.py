@@ -336,11 +336,11 @@ exp.paper_comparison()
 # each pairing follow the table):
 
 # %%
-ledger, per_rep = exp.ledger()
+ledger, per_split = exp.ledger()
 ledger
 
 # %%
-tables.replicate_values(per_rep)
+tables.replicate_values(per_split)
 
 # %% [markdown]
 # ## Deviations from the paper

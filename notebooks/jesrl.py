@@ -459,11 +459,11 @@ report.paper_comparison(exp)
 # Each headline claim, the two variants that test it, paired over folds and seeds:
 
 # %%
-ledger, per_fold = exp.ledger()
+ledger, per_fold_seed = exp.ledger()
 ledger
 
 # %%
-tables.replicate_values(per_fold)
+tables.replicate_values(per_fold_seed)
 
 # %% [markdown]
 # ## Deviations from the paper

@@ -27,6 +27,7 @@ from fer_core.data.files import (
     FileDataset, LabelFileError, MissingFolderError, UnknownClassError, canonical_class, find_root, has_all,
     list_images, read_image, read_text,
     subfolders,
+    folder_class,
 )
 
 __all__ = ["CKPlus", "CKPlus48", "LAYOUT", "LAYOUT_48", "CK_CODES"]
@@ -223,11 +224,8 @@ class CKPlus48(FileDataset):
         self.root = root
         rows = []
         for folder in subfolders(root):
-            cls = canonical_class(folder.name)
-            if cls not in self.classes:
-                raise UnknownClassError(
-                    f"CK+48: class folder {folder} is not one of {', '.join(self.classes)} (or their usual spellings "
-                    "happy/sad/angry). Move or remove it.")
+            cls = folder_class(folder, self.classes, what="CK+48: class folder",
+                               expected=f"{', '.join(self.classes)} (or their usual spellings happy/sad/angry)")
             for f in list_images(folder):
                 m = _FRAME_RE.match(f.stem)
                 if m is None:

@@ -38,6 +38,7 @@ from fer_core.data.files import (
     CorruptImageError, FileDataset, LabelFileError, UnknownClassError, WrongRootError,
     canonical_class, find_root, read_text,
     subfolders,
+    folder_class,
 )
 from fer_core.data.protocols import Split, official_split
 
@@ -258,12 +259,9 @@ class FER2013Folders(FileDataset):
         for split, folder in splits:
             seen = set()
             for sub in subfolders(folder):
-                cls = canonical_class(sub.name)
-                if cls not in EXPRESSIONS_7:
-                    raise UnknownClassError(
-                        f"FER2013 (image folders): {sub} is not one of FER2013's emotions "
-                        f"({', '.join(FER_CODES.values())}; spellings such as angry, happy, sad are understood). "
-                        "Move or remove it.")
+                cls = folder_class(sub, EXPRESSIONS_7, what="FER2013 (image folders):",
+                                   expected=f"FER2013's emotions ({', '.join(FER_CODES.values())}; spellings such as "
+                                            "angry, happy, sad are understood)")
                 images, others = class_images(sub, dataset="FER2013 (image folders)", recursive=False)
                 ignored.extend(o.relative_to(root).as_posix() for o in others)
                 seen.add(cls)

@@ -65,7 +65,7 @@ __all__ = [
     "FileDataset", "MissingFolderError", "WrongRootError", "LabelFileError", "CorruptImageError",
     "UnknownClassError", "EmptyDatasetError", "BadImagesSkipped", "FacesNotFound", "LeftOutOnRequest",
     "IMAGE_EXTENSIONS",
-    "find_root", "read_image", "list_images", "subfolders", "read_text", "has_all", "canonical_class", "CLASS_ALIASES",
+    "find_root", "read_image", "list_images", "subfolders", "folder_class", "read_text", "has_all", "canonical_class", "CLASS_ALIASES",
 ]
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".ppm", ".pgm")
@@ -125,6 +125,15 @@ CLASS_ALIASES: dict[str, str] = {
 def canonical_class(name: str) -> str | None:
     """The book's class name for a publisher's spelling (``"Happy"`` -> ``"happiness"``), or None."""
     return CLASS_ALIASES.get(str(name).strip().lower())
+
+
+def folder_class(folder: Path, classes: Sequence[str], *, what: str, expected: str) -> str:
+    """The book's class of a class folder; :class:`UnknownClassError` (``what`` names the dataset and the
+    kind of folder, ``expected`` the classes it may be) when its name is none of ``classes``."""
+    cls = canonical_class(folder.name)
+    if cls not in classes:
+        raise UnknownClassError(f"{what} {folder} is not one of {expected}. Move or remove it.")
+    return cls
 
 
 # --------------------------------------------------------------------------- helpers

@@ -20,8 +20,7 @@ from typing import Sequence
 import pandas as pd
 
 from fer_core.data.files import (
-    FileDataset, MissingFolderError, UnknownClassError, canonical_class, find_root, has_all, list_images,
-    subfolders,
+    FileDataset, MissingFolderError, find_root, folder_class, has_all, list_images, subfolders,
 )
 
 __all__ = ["OuluCASIA", "LAYOUT", "OULU_CLASSES"]
@@ -94,11 +93,8 @@ class OuluCASIA(FileDataset):
                         f"{mod} {ill} part of the release, or choose modality=/illumination= among those found.")
                 for subj in subfolders(base):
                     for expr in subfolders(subj):
-                        cls = canonical_class(expr.name)
-                        if cls not in self.classes:
-                            raise UnknownClassError(
-                                f"Oulu-CASIA: expression folder {expr} is not one of Anger, Disgust, Fear, Happiness, "
-                                "Sadness, Surprise. Move or remove it.")
+                        cls = folder_class(expr, self.classes, what="Oulu-CASIA: expression folder",
+                                           expected="Anger, Disgust, Fear, Happiness, Sadness, Surprise")
                         frames = []
                         for f in list_images(expr):
                             if re.fullmatch(r"\d+", f.stem):
