@@ -393,6 +393,16 @@ def test_f2ed_view_aliases_given_classes_and_landmarks(tmp_path):
     item = ds[0]
     assert item["landmarks"].shape == (68, 2) and np.isfinite(item["landmarks"].numpy()).all()
     assert canonical_view("Bird View") == "bird" and canonical_view("side") is None
+    assert not ds.detect_faces and not F2ED(root, faces=False, **SMALL).face_detection  # its own points win
+
+
+def test_f2ed_without_landmark_files_asks_the_detector_for_them(tmp_path):
+    """FaPE-GAN's pose maps need 68 points: with no landmark files the adapter is one whose faces
+    ``faces="auto"`` detects (when the faces extra is installed), and ``faces=False`` keeps it off."""
+    root = fx.make_f2ed(tmp_path, identities=1, expressions=1, frames=1)
+    ds = F2ED(root, faces=False, **SMALL)
+    assert ds.detect_faces and not ds.has_landmarks and "landmarks" not in ds[0]
+    assert ds.preparation == "centre crop (faces=False)"
 
 
 def test_f2ed_unknown_view_folder(tmp_path):

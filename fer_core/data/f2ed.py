@@ -105,11 +105,22 @@ class F2ED(FileDataset):
     ``meta`` columns: path, subject (identity folder), view (``F2ED_VIEWS``), expression,
     sequence (``<identity>/<view>/<expression>``), frame (rank within its folder).
     ``item["view"]`` indexes ``dataset.views`` in the order half_left, front, half_right, bird.
-    Landmarks are returned when every image has a sidecar ``.txt`` (``has_landmarks``).
+    Landmarks are returned when every image has a sidecar ``.txt`` (``has_landmarks``); without
+    them the optional face detector (``faces="auto"`` with the faces extra installed) finds the
+    68 points, which FaPE-GAN's pose maps need.
     """
 
     name = "f2ed"
     LAYOUT = LAYOUT
+
+    @property
+    def landmark_files(self) -> bool:
+        """Every image has its ``<frame>.txt`` of 68 points (then ``meta`` lists them)."""
+        return "landmarks" in self.meta.columns
+
+    @property
+    def detect_faces(self) -> bool:  # no landmark files: let the detector give the 68 points
+        return not self.landmark_files
 
     def __init__(self, root, *, classes: Sequence[str] | None = None, views: Sequence[str] | None = None, **kwargs):
         self._given_classes = tuple(classes) if classes is not None else None
@@ -185,7 +196,7 @@ class F2ED(FileDataset):
 
     def read(self, i: int):
         image = read_image(self.root / self.meta.at[i, "path"])
-        if not self.has_landmarks:
+        if not self.landmark_files:
             return image, None
         return image, parse_landmarks(self.root / self.meta.at[i, "landmarks"])
 
