@@ -2,7 +2,7 @@
 
 Paper: Comp-GAN / F2ED (Sec. 4.1 tasks T1-T6, Sec. 5.2-5.4, Tables 4-7, Figs. 11-18). The method is
 :mod:`fer_core.methods.compgan.method`; this module declares the chapter's experiments for the
-shared runner (:mod:`fer_core.experiments`) and builds its tables.
+shared runner (:mod:`fer_core.experiments`); its tables are :mod:`fer_core.methods.compgan.tables`.
 
 Folds: ``n_episodes`` random episodes of each task of ``P["tasks"]`` at the fewest shots of
 ``P["shots"]`` (the *main* folds: fold ``t * n_episodes + k``), then the same episodes of the few-shot
@@ -22,19 +22,16 @@ pose-normalised faces feed a linear classifier. ER-SS also trains the book's pla
 
 from __future__ import annotations
 
-import math
 from functools import cached_property
 from typing import Any, Mapping
 
 import numpy as np
-import pandas as pd
 import torch
 
 from fer_core import evaluate, metrics, runtime
-from fer_core.claims import Ledger
 from fer_core.data.f2ed_tasks import FEW_SHOT_TASKS, f2ed_task
 from fer_core.data.memory import TensorFaces
-from fer_core.experiments import ChapterData, Experiment, Plan, Study, tables
+from fer_core.experiments import ChapterData, Experiment, Plan, Study
 from fer_core.experiments.data import f2ed_like_world
 from fer_core.judge import JudgeMixin
 from fer_core.methods.classifier import train_plain_cnn
@@ -43,19 +40,13 @@ from fer_core.methods.compgan.augment import CHANGES, augment, edit, pick_refere
 from fer_core.methods.compgan.competitors import AttGANEditor, Pix2PixEditor
 from fer_core.methods.compgan.method import CompGAN, FclsTraining, Quadruples, codes_of
 from fer_core.methods.compgan.nets import CompGANConfig, F_cls, FclsConfig
-from fer_core.methods.compgan.paper import (ATT, BOTH, CNN, COMBINE, EXP, FEW_SHOT, FRONT, L, NOLOOP, OURS, P2P,
-                                            PAPER_TABLE_4, PAPER_TABLE_5, PAPER_TABLE_6, PAPER_TABLE_7, PAPER_CURVE,
-                                            POSE, claims, curve_variant, gain, shot_variant)
+from fer_core.methods.compgan.paper import (ATT, ATTGAN, BOTH, CNN, EXP, FCLS, FEW_SHOT, GAN, GANS, L, NOLOOP,
+                                            NOLOOP_GAN, P2P, PIX2PIX, POSE, RECOGNISERS, curve_variant)
+from fer_core.methods.compgan.tables import CompGANTables
 from fer_core.train import Method
 
 __all__ = ["CompGANStudy", "FCLS", "GAN", "NOLOOP_GAN", "PIX2PIX", "ATTGAN", "RECOGNISERS", "ablation_name"]
 
-FCLS, GAN, NOLOOP_GAN, PIX2PIX, ATTGAN = "F_cls", "Comp-GAN (G)", "Comp-GAN w/o L_loop (G)", "Pix2Pix (G)", "AttGAN (G)"
-#: recogniser variant -> (generator experiment, augmenter); "L." has none.
-RECOGNISERS: dict[str, tuple[str, str] | None] = {L: None, P2P: (PIX2PIX, "Pix2Pix"), ATT: (ATTGAN, "AttGAN"),
-                                                  POSE: (GAN, "G(Pose)"), EXP: (GAN, "G(Exp)"),
-                                                  BOTH: (GAN, "G(Pose)+G(Exp)"), NOLOOP: (NOLOOP_GAN, "G(Pose)+G(Exp)")}
-_GANS = (GAN, NOLOOP_GAN, PIX2PIX, ATTGAN)
 
 
 def ablation_name(term: str) -> str:
@@ -82,7 +73,7 @@ def task_splits(P: Mapping[str, Any]):
     return splits
 
 
-class CompGANStudy(JudgeMixin, Study):
+class CompGANStudy(CompGANTables, JudgeMixin, Study):
     """Every experiment of the Comp-GAN chapter for one profile, data set and seed."""
 
     chapter = "compgan"
@@ -174,7 +165,7 @@ class CompGANStudy(JudgeMixin, Study):
             return {"profile": pick("judge_")}
         if exp.variant == FCLS:
             return {"profile": pick("cls_", extra=("lr_step_epochs",))}
-        if exp.variant in _GANS or exp.variant.startswith("Comp-GAN w/o"):
+        if exp.variant in GANS or exp.variant.startswith("Comp-GAN w/o"):
             return {"profile": pick("gan_", extra=("label_maps", "lam", "mu", "gamma", "per_source"))}
         return {"profile": pick("cls_", "rec_", "cnn_", extra=("lr_step_epochs", "n_per_class"))}
 
@@ -186,7 +177,7 @@ class CompGANStudy(JudgeMixin, Study):
         gan_cost = float(P["gan_steps"]) * 4
         if variant == FCLS:
             return Experiment(FCLS, fold, self.seed, cost=float(P["cls_steps"]))
-        if variant in _GANS or variant.startswith("Comp-GAN w/o"):
+        if variant in GANS or variant.startswith("Comp-GAN w/o"):
             after = [self.make(FCLS, fold)] if variant not in (PIX2PIX, ATTGAN) else []
             why = ["its losses read F_cls of the same episode"] if after else []
             if self.judged(fold):
@@ -289,7 +280,7 @@ class CompGANStudy(JudgeMixin, Study):
             self.fit(method, exp, train, steps=int(P["cls_steps"]), batch_size=bs, seed=self.seed + exp.fold)
             method.nets.eval()
             return method
-        if exp.variant in _GANS or exp.variant.startswith("Comp-GAN w/o"):
+        if exp.variant in GANS or exp.variant.startswith("Comp-GAN w/o"):
             torch.manual_seed(self.seed + exp.fold)
             method = self._gan_method(exp.variant, exp.fold)
             self.fit(method, exp, Quadruples(train, per_source=int(P["per_source"]), seed=self.seed + exp.fold),
@@ -357,7 +348,7 @@ class CompGANStudy(JudgeMixin, Study):
             test = self.data.fold(exp.fold, self.device)["test"]
             return {"accuracy": evaluate.classify(_Head(method.net, "expression"), test, num_classes=self.K)["accuracy"],
                     "log": self.log(exp)}
-        if exp.variant in _GANS or exp.variant.startswith("Comp-GAN w/o"):
+        if exp.variant in GANS or exp.variant.startswith("Comp-GAN w/o"):
             return self._score_gan(exp)
         test = self.data.fold(exp.fold, self.device)["test"]
         if exp.variant == CNN:
@@ -516,242 +507,6 @@ class CompGANStudy(JudgeMixin, Study):
         return {"source": x, "references": {f"(ir,{p},{e})": v for (p, e), v in R.items()},
                 "fakes": {t: fakes[t].float() for t in TAGS}, "truth": truth, "labels": lab,
                 "subjects": tc[np.asarray(src), 0]}
-
-    # -- the chapter's tables ------------------------------------------------------------------------------------
-    def values(self) -> pd.DataFrame:
-        """One row per recognition result: ``variant`` (the Tables' names; on the extra shot folds
-        ``"<name> (k-shot)"``), ``task``, ``shots``, ``fold`` (the main fold of the episode: what claims pair
-        on), ``seed`` (``seeds`` only) and the metrics; the derived rows +Front, +Combine and Comp-GAN; the
-        gains per shot count (over ``shot_seeds`` too)."""
-        rows = []
-        recs = [*RECOGNISERS, CNN, *(curve_variant(int(n)) for n in self.P["curve"])]
-        for e in self.runs(*recs):
-            r = self.result(e)
-            task, shots, _ = self.layout[e.fold]
-            base = {"task": task, "shots": shots, "fold": self.main_fold(e.fold), "seed": e.seed}
-            main = self.main_fold(e.fold) == e.fold
-            name = lambda v: v if main or v.startswith(f"{BOTH} (n=") else shot_variant(v, shots)  # noqa: E731
-            keys = ("accuracy", "mA", "acc", "prec", "rec", "F1")
-            rows.append({"variant": name(e.variant), **base, **{k: r.get(k, math.nan) for k in keys}})
-            derived = {POSE: (("front", FRONT), ("combine", COMBINE)), BOTH: (("combine", OURS),)}.get(e.variant, ())
-            for prefix, v in derived:
-                rows.append({"variant": name(v), **base, "accuracy": r[f"{prefix}_accuracy"],
-                             **{k: r.get(f"{prefix}_{k}", math.nan) for k in keys[1:]}})
-        df = pd.DataFrame(rows)
-        extra = []
-        if len(df):  # the gains pair every seed of the shot comparison; the tables read the study's seeds
-            full, df = df, df[df.seed.isin(self.seeds)]
-            for s in self.shots:
-                for t in FEW_SHOT:
-                    a = full[(full.variant == (BOTH if s == self.shots[0] else shot_variant(BOTH, s)))
-                             & (full.task == t)]
-                    b = full[(full.variant == (L if s == self.shots[0] else shot_variant(L, s))) & (full.task == t)]
-                    d = (a.set_index(["fold", "seed"]).accuracy - b.set_index(["fold", "seed"]).accuracy).dropna()
-                    extra += [{"variant": gain(s), "task": t, "shots": s, "fold": k, "seed": sd, "gain": v}
-                              for (k, sd), v in d.items()]
-        return pd.concat([df, pd.DataFrame(extra)], ignore_index=True)
-
-    def face_values(self) -> tuple[list[tuple[Any, str]], pd.DataFrame]:
-        """The face claims and their values, one row per (generator, episode): ``variant``, ``fold`` (the
-        episode's main fold), ``seed``, ``l1`` (the composed edit's mean L1 to the true face, on every episode
-        whose world renders it and that trained the generator without ``L_loop``) and ``identity_cosine`` (the
-        judge's mean identity cosine of the composed edits, on the judged episodes). Comp-GAN and its
-        competitor edit the same sources towards the same targets, so the claims pair over episodes: the
-        generators' training is what replicates, not the choice of faces."""
-        from fer_core.methods.compgan.paper import face_claims
-
-        ran = {(e.variant, e.fold) for e in self.experiments}
-        rows = []
-        for f in self.main_folds:
-            if (GAN, f) not in ran:
-                continue
-            both = self.result(GAN, f)["G(Pose)+G(Exp)"]
-            if "l1_per_face" in both and (NOLOOP_GAN, f) in ran:
-                rows += [{"variant": "Comp-GAN", "fold": f, "seed": self.seed, "l1": float(both["l1"])},
-                         {"variant": "Comp-GAN w/o L_loop", "fold": f, "seed": self.seed,
-                          "l1": float(self.result(NOLOOP_GAN, f)["G(Pose)+G(Exp)"]["l1"])}]
-            if "identity_cosine" in both and (PIX2PIX, f) in ran:
-                rows += [{"variant": "Comp-GAN", "fold": f, "seed": self.seed,
-                          "identity_cosine": float(np.mean(np.asarray(both["identity_cosine"], float)))},
-                         {"variant": "Pix2Pix", "fold": f, "seed": self.seed, "identity_cosine": float(np.mean(
-                             np.asarray(self.result(PIX2PIX, f)["Pix2Pix"]["identity_cosine"], float)))}]
-        df = pd.DataFrame(rows, columns=["variant", "fold", "seed", "l1", "identity_cosine"])
-        claims = face_claims(loop=bool(df.l1.notna().any()), identity=bool(df.identity_cosine.notna().any()))
-        return [(c, "l1" if c.variant_b == "Comp-GAN w/o L_loop" else "identity_cosine") for c in claims], df
-
-    def _cell(self, v: pd.DataFrame, name: str, task: str | None = None, col: str = "accuracy") -> str:
-        sel = v[(v.variant == name) & ((v.task == task) if task is not None else True)][col].dropna()
-        return metrics.mean_std(sel.tolist(), scale=100)
-
-    def table(self, names: tuple[str, ...], paper: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
-        """Accuracy (%) of ``names`` per task, mean ± std over episodes and seeds, with the paper's numbers."""
-        v = self.values()
-        rows = []
-        for name in names:
-            row = {"method": name, **{t: self._cell(v, name, t) for t in self.P["tasks"]}}
-            row["mean"] = self._cell(v, name)
-            row["paper (mean of six)"] = round(float(np.mean(list(paper[name].values()))), 2) if name in paper else math.nan
-            rows.append(row)
-        return pd.DataFrame(rows).set_index("method")
-
-    def table4(self) -> pd.DataFrame:
-        """Table 4: the recogniser with each augmenter's faces over the six tasks."""
-        return self.table((L, P2P, ATT, POSE, EXP, BOTH, OURS), PAPER_TABLE_4)
-
-    def table5(self) -> pd.DataFrame:
-        """Table 5: Comp-GAN's variants over the six tasks."""
-        names = (L, POSE, FRONT, COMBINE, EXP, BOTH, OURS) + ((NOLOOP,) if self.P["loop_tasks"] else ())
-        return self.table(names, PAPER_TABLE_5)
-
-    def table6(self) -> pd.DataFrame:
-        """Table 6: accuracy (%) at each shot count on the few-shot tasks, with the paper's."""
-        v = self.values()
-        rows = []
-        for name in (L, POSE, EXP, BOTH, OURS):
-            row: dict[str, Any] = {"method": name}
-            for t in FEW_SHOT:
-                if t not in self.P["tasks"]:
-                    continue
-                for i, s in enumerate(self.shots):
-                    label = name if s == self.shots[0] else shot_variant(name, s)
-                    row[f"{t} {s}-shot"] = self._cell(v, label, t)
-                    if name in PAPER_TABLE_6 and s in (1, 3, 5):
-                        row[f"{t} {s}-shot (paper)"] = PAPER_TABLE_6[name][t][(1, 3, 5).index(s)]
-            rows.append(row)
-        return pd.DataFrame(rows).set_index("method")
-
-    def table7(self) -> pd.DataFrame:
-        """Table 7: the five metrics of Eqs. (14)-(18) under ER-FE at the fewest shots (%)."""
-        v = self.values()
-        v = v[v.task == "ER-FE"]
-        rows = []
-        for name in (L, POSE, EXP, BOTH, ATT, OURS):
-            row = {"method": name, **{m: self._cell(v, name, "ER-FE", c) for m, c in
-                                      (("Acc.", "acc"), ("mA.", "mA"), ("Pre.", "prec"), ("Rec.", "rec"), ("F1.", "F1"))}}
-            paper = PAPER_TABLE_7.get(name)
-            row["paper (Acc./mA./Pre./Rec./F1.)"] = " / ".join(f"{x:.1f}" for x in paper) if paper else "-"
-            rows.append(row)
-        return pd.DataFrame(rows).set_index("method")
-
-    def curve(self) -> pd.DataFrame:
-        """Accuracy on ER-FE (most shots) against the generated faces per novel class (Sec. 5.4)."""
-        if self.curve_fold is None:
-            return pd.DataFrame(columns=["n", "accuracy", "std", "runs", "paper"])
-        v = self.values()
-        s = self.shots[-1]
-        rows = []
-        for n in sorted({0, *(int(x) for x in self.P["curve"])}):
-            name = shot_variant(L, s) if n == 0 else (shot_variant(BOTH, s) if n == int(self.P["n_per_class"])
-                                                      else curve_variant(n))
-            sel = v[(v.variant == name) & (v.task == "ER-FE")].accuracy.dropna()
-            rows.append({"n": n, "accuracy": sel.mean(), "std": sel.std(ddof=1) if len(sel) > 1 else math.nan,
-                         "runs": len(sel), "paper": PAPER_CURVE.get(n, math.nan) / 100})
-        return pd.DataFrame(rows)
-
-    def judge_table(self) -> pd.DataFrame:
-        """The judge on each augmenter's edits of test faces (judged folds), with the true faces' reading."""
-        rows = []
-        for e in self.runs(*_GANS):
-            if not self.judged(e.fold):
-                continue
-            r = self.result(e)
-            for kind in r["kinds"]:
-                j = r[kind]["judge"]
-                t = r[kind].get("judge_truth", {})
-                rows.append({"task": self.task(e.fold), "generator": e.variant.replace(" (G)", ""), "edit": kind,
-                             "target expression": j.get("target_expression"),
-                             "target view": j.get("target_pose"), "identity TAR": j.get("identity_tar"),
-                             "identity TAR (true faces)": t.get("identity_tar", math.nan),
-                             "L1 to true face": r[kind].get("l1", math.nan),
-                             "copy L1": r[kind].get("copy_l1", math.nan)})
-        return pd.DataFrame(rows)
-
-    def gates(self) -> pd.DataFrame:
-        """The checks before any claim: L. against the plain CNN on ER-SS; G(Exp) and G(Pose) read by the judge."""
-        v = self.values()
-        acc = lambda m: float(v[(v.variant == m) & (v.task == "ER-SS")].accuracy.mean())  # noqa: E731
-        jt = self.judge_table()
-        own = jt[jt.generator == "Comp-GAN"]
-        g = lambda kind, col: float(own[own.edit == kind][col].mean()) if len(own) else math.nan  # noqa: E731
-        rows = [("L. (no augmentation) at least as accurate as the plain CNN on ER-SS", f"{acc(L):.1%}",
-                 f"{acc(CNN):.1%} (plain CNN)", acc(L) >= acc(CNN)),
-                ("judge reads the target expression in G(Exp)'s faces", f"{g('G(Exp)', 'target expression'):.1%}",
-                 ">= 70%", g("G(Exp)", "target expression") >= 0.70),
-                ("judge reads the target view in G(Pose)'s faces", f"{g('G(Pose)', 'target view'):.1%}", ">= 70%",
-                 g("G(Pose)", "target view") >= 0.70)]
-        for kind in ("G(Exp)", "G(Pose)"):
-            tar, ceiling = g(kind, "identity TAR"), g(kind, "identity TAR (true faces)")
-            rows.append((f"identity kept by {kind}: judge's TAR of edited vs source faces", f"{tar:.1%}",
-                         f">= half the true faces' ({ceiling:.1%})", tar >= 0.5 * ceiling))
-            l1, c = g(kind, "L1 to true face"), g(kind, "copy L1")
-            rows.append((f"{kind}'s face closer to the true face than a copy of the input", f"{l1:.3f} (L1)",
-                         f"< {c:.3f} (copy)", l1 < c))
-        return pd.DataFrame(rows, columns=["check", "this run", "target", "passes"]).set_index("check")
-
-    def preservation(self) -> pd.DataFrame:
-        """Figs. 13-15: per target class, the share of edited faces the judge reads as the target expression
-        (Fig. 13) or view (Fig. 14), and the identity cosine to the source (Fig. 15), per generator."""
-        rows = []
-        for e in self.runs(GAN, PIX2PIX, ATTGAN):
-            if not self.judged(e.fold):
-                continue
-            r = self.result(e)
-            for kind in r["kinds"]:
-                k = r[kind]
-                for what, got, target in (("expression", k["judge_expression"], k["et"]),
-                                          ("view", k["judge_pose"], k["pt"])):
-                    for c in torch.unique(target).tolist():
-                        m = target == c
-                        name = self.data.classes[c] if what == "expression" else self.views[c]
-                        rows.append({"generator": kind, "attribute": what, "class": name,
-                                     "value": float((got[m] == c).double().mean()), "n": int(m.sum())})
-                for c in torch.unique(k["et"]).tolist():
-                    m = k["et"] == c
-                    rows.append({"generator": kind, "attribute": "identity cosine", "class": self.data.classes[c],
-                                 "value": float(k["identity_cosine"][m].mean()), "n": int(m.sum())})
-        return pd.DataFrame(rows)
-
-    def embedding(self, fold: int | None = None) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
-        """Fig. 18's points: the judge's identity features of test faces and of their G(Pose) and G(Exp)
-        edits (first judged fold): ``(features (N, D), identity (N,), kind (N,), is_generated (N,))``."""
-        fold = fold if fold is not None else next(f for f in self.main_folds if self.judged(f))
-        r = self.result(GAN, fold)
-        feats, ids, kinds, gen = [], [], [], []
-        for kind in ("G(Pose)", "G(Exp)"):
-            em = r[kind]["embed"]
-            for name, f in (("source", em["source"]), ("fake", em["fake"])):
-                feats.append(f)
-                ids.append(em["subjects"].numpy())
-                kinds += [kind] * len(f)
-                gen += [name == "fake"] * len(f)
-        return torch.cat(feats), np.concatenate(ids), np.asarray(kinds), np.asarray(gen)
-
-    def claims(self):
-        shots = (self.shots[0], self.shots[-1]) if len(self.shots) > 1 and any(t in self.P["tasks"] for t in FEW_SHOT) \
-            else None
-        return claims(shots=shots)
-
-    def ledger(self) -> tuple[Ledger, pd.DataFrame]:
-        """The claims ledger: recognition claims paired over episode and seed, face claims paired over the
-        episodes that scored both generators (resampled splits: the corrected interval); one Holm family."""
-        ss = [self.data.splits[f] for f in self.main_folds]
-        face_claims, faces = self.face_values()
-        values = pd.concat([self.values(), faces], ignore_index=True)
-        return tables.ledger(values, [*self.claims(), *face_claims], replicates=tables.fold_ratio(ss))
-
-    def paper_comparison(self) -> pd.DataFrame:
-        """"Paper reports / this run": Tables 4-5 per task, and Table 7."""
-        v = self.values()
-        rows = []
-        for name in (L, P2P, ATT, POSE, EXP, BOTH, OURS):
-            paper = PAPER_TABLE_5.get(name) or PAPER_TABLE_4[name]
-            for t in self.P["tasks"]:
-                rows.append(("4-5 (accuracy, %)", f"{name}, {t}", f"{paper[t]:.2f}", self._cell(v, name, t)))
-        for name, vals in PAPER_TABLE_7.items():
-            rows.append(("7 (ER-FE F1, %)", name, f"{vals[4]:.2f}", self._cell(v[v.task == "ER-FE"], name, "ER-FE", "F1")))
-        return tables.paper_vs_run([dict(zip(("table", "row", "paper", "this run"), r)) for r in rows],
-                                   paper="paper (F2ED, 54 classes)",
-                                   run=f"this run ({self.data.key}, profile {self.profile_name})")
 
 
 class _Head(torch.nn.Module):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fer_core.claims import Claim
 
 __all__ = ["TASKS", "FEW_SHOT", "L", "P2P", "ATT", "POSE", "FRONT", "COMBINE", "EXP", "BOTH", "OURS", "NOLOOP",
-           "CNN", "PAPER_TABLE_4", "PAPER_TABLE_5", "PAPER_TABLE_6", "PAPER_TABLE_7", "PAPER_CURVE", "shot_variant",
+           "CNN", "FCLS", "GAN", "NOLOOP_GAN", "PIX2PIX", "ATTGAN", "GANS", "RECOGNISERS", "PAPER_TABLE_4", "PAPER_TABLE_5", "PAPER_TABLE_6", "PAPER_TABLE_7", "PAPER_CURVE", "shot_variant",
            "curve_variant", "gain", "claims", "face_claims"]
 
 TASKS = ("ER-SS", "ER-FID", "ER-ZID", "ER-FP", "ER-ZP", "ER-FE")
@@ -20,6 +20,14 @@ POSE, FRONT, COMBINE = "L.+G(Pose)", "L.+G(Pose)+Front", "L.+G(Pose)+Combine"
 EXP, BOTH, OURS = "L.+G(Exp)", "L.+G(Pose)+G(Exp)", "Comp-GAN"
 NOLOOP = "L.+G(Pose)+G(Exp) w/o L_loop"
 CNN = "CNN"
+
+#: The generator experiments (the chapter's names for what each trains).
+FCLS, GAN, NOLOOP_GAN, PIX2PIX, ATTGAN = "F_cls", "Comp-GAN (G)", "Comp-GAN w/o L_loop (G)", "Pix2Pix (G)", "AttGAN (G)"
+GANS = (GAN, NOLOOP_GAN, PIX2PIX, ATTGAN)
+#: recogniser variant -> (generator experiment, augmenter); "L." has none.
+RECOGNISERS: dict[str, tuple[str, str] | None] = {L: None, P2P: (PIX2PIX, "Pix2Pix"), ATT: (ATTGAN, "AttGAN"),
+                                                  POSE: (GAN, "G(Pose)"), EXP: (GAN, "G(Exp)"),
+                                                  BOTH: (GAN, "G(Pose)+G(Exp)"), NOLOOP: (NOLOOP_GAN, "G(Pose)+G(Exp)")}
 
 
 def _row(*v: float) -> dict[str, float]:
