@@ -73,6 +73,19 @@ def test_the_plan_declares_what_each_run_needs(tiny):
                        for e in pre)
     judged = {study.task_of(e.fold)[0] for e in plan if e.variant in ("judge", CNN)}
     assert judged == {"ER-SS"}
+    gans = [e for e in plan if e.variant == GAN]
+    assert gans and all(e.after == ((study.make("judge", e.fold),) if study.judged(e.fold) else ()) for e in gans)
+
+
+def test_a_new_judge_is_a_new_gan_result_on_judged_splits(tiny):
+    study, root = tiny
+    other = _study(root, P={**TINY, "judge_width": 2 * TINY["judge_width"]})
+    for k in range(study.n_splits):
+        f = study.fold_of("ER-SS", k)
+        assert study.judged(f) == (k < int(study.P["judge_splits"]))
+        assert (study.key(GAN, f).result() != other.key(GAN, f).result()) == study.judged(f)
+    unjudged = study.fold_of("ER-UE", 0)
+    assert study.key(GAN, unjudged).result() == other.key(GAN, unjudged).result()
     with pytest.raises(ValueError, match="unknown FaPE-GAN chapter variant"):
         study.make("FG")
 

@@ -193,7 +193,11 @@ class FaPEStudy(JudgeMixin, Study):
         if variant == "judge":
             return self.judge_experiment(fold)
         if variant == GAN:
-            return Experiment(GAN, fold, self.seed, cost=float(P["gan_steps"]))
+            # a judged split's FaPE-GAN result holds the judge's reading: a new judge is a new result
+            judged = self.judged(fold)
+            return Experiment(GAN, fold, self.seed, after=(self.judge_experiment(fold),) if judged else (),
+                              why=("is scored by the judge of its split",) if judged else (),
+                              cost=float(P["gan_steps"]))
         cost = 0.8 * float(P["fanet_steps"])
         if variant in (FANET, CNN):
             return Experiment(variant, fold, seed, cost=cost)
