@@ -133,8 +133,9 @@ print("D(x, F_exp):", tuple(D(x0, F0).shape), " parameters:", param_counts({"G":
 # %% [markdown]
 # > A remark from development, not a measurement of this run: at 32 px and the `small` budget,
 # > VGG11 and VGG13 (torchvision's definitions have no BatchNorm) stayed at chance level in
-# > E's pre-training at every rate we tried, so the `small` profile's Table 1 uses the three
-# > ResNets; `paper` runs all eight BaseNets.
+# > E's pre-training at every rate we tried, so the `small` profile's Table 1 uses ResNets only
+# > (the BaseNets printed below; fewer than the three, to stay within the budget);
+# > `paper` runs all eight BaseNets.
 
 # %%
 rows = []
